@@ -1,0 +1,327 @@
+"""The store: one interface over the embedded Oxigraph store and any SPARQL 1.1 engine.
+
+Two protocols say what a store can do: :class:`ReadableStore` (query, list graphs, count,
+dump) and :class:`WritableStore` (also replace, add to and delete named graphs, and run
+updates). Every backend implements the protocols it really supports; callers never care which
+backend they hold.
+
+Each file, entry or shared resource lives in its own named graph. Queries see the union of
+all graphs as their default graph. Replacing a graph is one transaction: a reader never sees
+half of it.
+
+>>> store = OxigraphStore()
+>>> store.replace_graph("http://example.org/g", b'<http://example.org/s> <http://example.org/p> "o" .', NTRIPLES)
+>>> [row["o"].value for row in store.query("SELECT ?o WHERE { ?s ?p ?o }")]
+['o']
+>>> store.graphs()
+['http://example.org/g']
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, Protocol, runtime_checkable
+
+from pyoxigraph import (
+    BlankNode,
+    DefaultGraph,
+    Literal,
+    NamedNode,
+    Quad,
+    QueryBoolean,
+    QuerySolutions,
+    QueryTriples,
+    Store,
+    Triple,
+    parse,
+)
+
+from cokg.errors import NotFound, ParseError, QueryError, StoreUnavailable, UnsupportedFormat
+from cokg.formats import NTRIPLES, Format
+from cokg.namespaces import PREFIXES
+
+Term = NamedNode | BlankNode | Literal | Triple
+QueryResult = QuerySolutions | QueryBoolean | Iterator[Triple]
+"""SELECT gives :class:`pyoxigraph.QuerySolutions`, ASK a :class:`pyoxigraph.QueryBoolean`
+(use ``bool()``), CONSTRUCT and DESCRIBE an iterator of :class:`pyoxigraph.Triple`."""
+
+RdfInput = bytes | str | IO[bytes]
+
+
+@runtime_checkable
+class ReadableStore(Protocol):
+    """A store that answers queries and hands out its graphs."""
+
+    def query(
+        self,
+        sparql: str,
+        *,
+        default_graph_uris: Iterable[str] | None = None,
+        named_graph_uris: Iterable[str] | None = None,
+    ) -> QueryResult:
+        """Run a SPARQL 1.1 query over the union of the graphs (or the given dataset).
+
+        Raises :class:`~cokg.errors.QueryError` for a malformed query and
+        :class:`~cokg.errors.StoreUnavailable` when the backend cannot be reached.
+        """
+        ...
+
+    def graphs(self) -> list[str]:
+        """Return the IRIs of every named graph, sorted."""
+        ...
+
+    def count(self, graph: str | None = None) -> int:
+        """Return the number of quads in ``graph``, or in the whole store."""
+        ...
+
+    def dump(self, output: IO[bytes], fmt: Format, *, graph: str | None = None) -> None:
+        """Write the store (a dataset format) or one graph (any format) to ``output``.
+
+        Raises :class:`~cokg.errors.NotFound` for an unknown graph.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release the backend (files, connections)."""
+        ...
+
+
+@runtime_checkable
+class WritableStore(ReadableStore, Protocol):
+    """A store that can also be written, one whole named graph at a time."""
+
+    def replace_graph(
+        self, graph: str, data: RdfInput, fmt: Format, *, base_iri: str | None = None
+    ) -> None:
+        """Replace the content of ``graph`` with ``data`` in one transaction.
+
+        Raises :class:`~cokg.errors.ParseError` (and changes nothing) for malformed data.
+        """
+        ...
+
+    def add_to_graph(
+        self, graph: str, data: RdfInput, fmt: Format, *, base_iri: str | None = None
+    ) -> None:
+        """Add ``data`` to ``graph`` in one transaction."""
+        ...
+
+    def delete_graph(self, graph: str) -> None:
+        """Delete ``graph``; raises :class:`~cokg.errors.NotFound` when it does not exist."""
+        ...
+
+    def update(self, sparql: str) -> None:
+        """Run a SPARQL 1.1 Update in one transaction."""
+        ...
+
+    def clear(self) -> None:
+        """Delete every graph."""
+        ...
+
+
+_POSITION = re.compile(r"(?:line|at) (\d+)(?:[:, ]+(?:column )?(\d+))?")
+
+
+def _position(message: str) -> tuple[int | None, int | None]:
+    match = _POSITION.search(message)
+    if not match:
+        return None, None
+    column = int(match.group(2)) if match.group(2) else None
+    return int(match.group(1)), column
+
+
+def parse_quads(
+    data: RdfInput,
+    fmt: Format,
+    *,
+    graph: str | None = None,
+    base_iri: str | None = None,
+    source: str | None = None,
+) -> list[Quad]:
+    """Parse ``data`` fully into quads, putting triples into ``graph``.
+
+    Quads a dataset format puts into a named graph keep it; triples (and quads in the
+    default graph) go to ``graph``. Parsing happens before anything is written, so a
+    malformed file writes nothing.
+
+    Raises :class:`~cokg.errors.ParseError` naming ``source``, line and column.
+
+    >>> [str(q.graph_name) for q in parse_quads(b"<http://a> <http://b> <http://c> .", NTRIPLES, graph="http://g")]
+    ['<http://g>']
+    """
+    target: NamedNode | DefaultGraph = NamedNode(graph) if graph else DefaultGraph()
+    stream: IO[bytes] | bytes | str = data
+    try:
+        quads = []
+        for quad in parse(stream, fmt.oxigraph, base_iri=base_iri):
+            if isinstance(quad.graph_name, DefaultGraph):
+                quad = Quad(quad.subject, quad.predicate, quad.object, target)
+            quads.append(quad)
+        return quads
+    except SyntaxError as e:
+        message = str(e)
+        line, column = _position(message)
+        raise ParseError(message, source=source, line=line, column=column) from e
+    except ValueError as e:  # e.g. invalid IRIs reported by the parser
+        raise ParseError(str(e), source=source) from e
+
+
+def _quads_as_insert_data(quads: Iterable[Quad]) -> str:
+    lines = []
+    for quad in quads:
+        triple = f"{quad.subject} {quad.predicate} {quad.object} ."
+        if isinstance(quad.graph_name, DefaultGraph):
+            lines.append(triple)
+        else:
+            lines.append(f"GRAPH {quad.graph_name} {{ {triple} }}")
+    return "INSERT DATA {\n" + "\n".join(lines) + "\n}"
+
+
+class OxigraphStore:
+    """The embedded store: pyoxigraph in memory, or on disk (RocksDB) at ``path``.
+
+    Queries use the union of all graphs as the default graph, and the common prefixes
+    (:data:`cokg.namespaces.PREFIXES`) are predeclared.
+    """
+
+    def __init__(self, path: str | Path | None = None, *, read_only: bool = False) -> None:
+        self.path = Path(path) if path is not None else None
+        try:
+            if self.path is None:
+                self._store = Store()
+            elif read_only:
+                self._store = Store.read_only(str(self.path))
+            else:
+                self.path.mkdir(parents=True, exist_ok=True)
+                self._store = Store(str(self.path))
+        except OSError as e:
+            raise StoreUnavailable(f"cannot open the store at {self.path}: {e}") from e
+
+    @property
+    def oxigraph(self) -> Store:
+        """The underlying :class:`pyoxigraph.Store` (for bulk work in the library)."""
+        return self._store
+
+    def __repr__(self) -> str:
+        return f"OxigraphStore({str(self.path) if self.path else 'in memory'})"
+
+    def query(
+        self,
+        sparql: str,
+        *,
+        default_graph_uris: Iterable[str] | None = None,
+        named_graph_uris: Iterable[str] | None = None,
+    ) -> QueryResult:
+        """Run a SPARQL 1.1 query; see :meth:`ReadableStore.query`."""
+        default = [NamedNode(g) for g in default_graph_uris] if default_graph_uris else None
+        named = [NamedNode(g) for g in named_graph_uris] if named_graph_uris else None
+        try:
+            result = self._store.query(
+                sparql,
+                prefixes=PREFIXES,
+                use_default_graph_as_union=default is None,
+                default_graph=default,
+                named_graphs=named,
+            )
+        except SyntaxError as e:
+            line, column = _position(str(e))
+            raise QueryError(f"malformed query: {e}", line=line, column=column) from e
+        except OSError as e:
+            raise StoreUnavailable(f"the store failed to answer: {e}") from e
+        except ValueError as e:
+            raise QueryError(str(e)) from e
+        if isinstance(result, QueryTriples):
+            return iter(result)
+        return result
+
+    def graphs(self) -> list[str]:
+        """Return the IRIs of every named graph, sorted."""
+        return sorted(g.value for g in self._store.named_graphs() if isinstance(g, NamedNode))
+
+    def count(self, graph: str | None = None) -> int:
+        """Return the number of quads in ``graph``, or in the whole store."""
+        if graph is None:
+            return len(self._store)
+        node = NamedNode(graph)
+        return sum(1 for _ in self._store.quads_for_pattern(None, None, None, node))
+
+    def dump(self, output: IO[bytes], fmt: Format, *, graph: str | None = None) -> None:
+        """Write the store or one graph to ``output``; see :meth:`ReadableStore.dump`."""
+        if graph is not None:
+            if not self._store.contains_named_graph(NamedNode(graph)):
+                raise NotFound(f"no graph {graph}")
+            self._store.dump(output, fmt.oxigraph, from_graph=NamedNode(graph), prefixes=PREFIXES)
+        elif fmt.dataset:
+            self._store.dump(output, fmt.oxigraph, prefixes=PREFIXES)
+        else:
+            raise UnsupportedFormat(
+                f"{fmt.label} holds one graph: name a graph or pick N-Quads or TriG for the store"
+            )
+
+    def replace_graph(
+        self, graph: str, data: RdfInput, fmt: Format, *, base_iri: str | None = None
+    ) -> None:
+        """Replace ``graph`` with ``data`` in one transaction."""
+        quads = parse_quads(data, fmt, graph=graph, base_iri=base_iri)
+        self.replace_graph_quads(graph, quads)
+
+    def replace_graph_quads(self, graph: str, quads: Iterable[Quad]) -> None:
+        """Replace ``graph`` with ``quads`` (all in ``graph``) in one transaction."""
+        update = f"DROP SILENT GRAPH <{graph}> ;\n" + _quads_as_insert_data(quads)
+        self._update(update)
+
+    def add_to_graph(
+        self, graph: str, data: RdfInput, fmt: Format, *, base_iri: str | None = None
+    ) -> None:
+        """Add ``data`` to ``graph`` in one transaction."""
+        self.add_quads(parse_quads(data, fmt, graph=graph, base_iri=base_iri))
+
+    def add_quads(self, quads: Iterable[Quad]) -> None:
+        """Add ``quads`` in one transaction."""
+        try:
+            self._store.extend(quads)
+        except OSError as e:
+            raise StoreUnavailable(f"the store failed to write: {e}") from e
+
+    def delete_graph(self, graph: str) -> None:
+        """Delete ``graph``; raises :class:`~cokg.errors.NotFound` when it does not exist."""
+        if not self._store.contains_named_graph(NamedNode(graph)):
+            raise NotFound(f"no graph {graph}")
+        self._update(f"DROP GRAPH <{graph}>")
+
+    def update(self, sparql: str) -> None:
+        """Run a SPARQL 1.1 Update in one transaction."""
+        self._update(sparql, prefixes=True)
+
+    def _update(self, sparql: str, *, prefixes: bool = False) -> None:
+        try:
+            self._store.update(sparql, prefixes=PREFIXES if prefixes else None)
+        except SyntaxError as e:
+            line, column = _position(str(e))
+            raise QueryError(f"malformed update: {e}", line=line, column=column) from e
+        except OSError as e:
+            raise StoreUnavailable(f"the store failed to write: {e}") from e
+        except ValueError as e:
+            raise QueryError(str(e)) from e
+
+    def clear(self) -> None:
+        """Delete every graph."""
+        self._store.clear()
+
+    def flush(self) -> None:
+        """Make sure every write has reached the disk (no-op in memory)."""
+        if self.path is not None:
+            self._store.flush()
+
+    def close(self) -> None:
+        """Flush; pyoxigraph closes the files when the store is released."""
+        self.flush()
+
+
+def dump_to_bytes(store: ReadableStore, fmt: Format, *, graph: str | None = None) -> bytes:
+    """Return :meth:`ReadableStore.dump` output as bytes (for small graphs and tests)."""
+    buffer = io.BytesIO()
+    store.dump(buffer, fmt, graph=graph)
+    return buffer.getvalue()
