@@ -325,3 +325,29 @@ def dump_to_bytes(store: ReadableStore, fmt: Format, *, graph: str | None = None
     buffer = io.BytesIO()
     store.dump(buffer, fmt, graph=graph)
     return buffer.getvalue()
+
+
+def is_url(spec: str) -> bool:
+    """Tell whether a ``--store`` value names a remote SPARQL endpoint rather than a folder.
+
+    >>> is_url("http://127.0.0.1:7878/query"), is_url("./kb")
+    (True, False)
+    """
+    return spec.startswith(("http://", "https://"))
+
+
+def open_store(spec: str | Path, *, create: bool = False) -> ReadableStore:
+    """Open the store a user named: a SPARQL endpoint URL or an on-disk Oxigraph folder.
+
+    A folder that does not exist is created when ``create`` is true; otherwise it raises
+    :class:`~cokg.errors.NotFound`.
+    """
+    text = str(spec)
+    if is_url(text):
+        from cokg.sparql_store import SparqlStore  # only needed for remote engines
+
+        return SparqlStore.for_endpoint(text)
+    path = Path(text)
+    if not create and not path.exists():
+        raise NotFound(f"no store at {path} (create one with `cokg load --store {path}`)")
+    return OxigraphStore(path)

@@ -1,0 +1,1 @@
+"""Package data shipped with cokg (see cokg.resources)."""

@@ -1,0 +1,1 @@
+"""The cokg web app (installed as ``cokg.server``)."""
