@@ -21,8 +21,14 @@ from pyoxigraph import BlankNode, Literal, NamedNode, QueryBoolean, QuerySolutio
 from cokg import __version__
 from cokg.errors import CokgError, UnsupportedFormat
 from cokg.export import export
-from cokg.formats import RDF_FORMATS, RESULTS_FORMATS, TRIG, TURTLE
-from cokg.load import collect_files, load_files, load_knowledge_base, open_knowledge_base, parse_files
+from cokg.formats import RDF_FORMATS, RESULTS_FORMATS, TURTLE
+from cokg.load import (
+    collect_files,
+    load_files,
+    load_knowledge_base,
+    open_knowledge_base,
+    parse_files,
+)
 from cokg.namespaces import DEFAULT_BASE_IRI, PREFIXES, instance_prefixes
 from cokg.store import ReadableStore, WritableStore, open_store
 
@@ -157,11 +163,13 @@ def _dataset_graph(
     from cokg.formats import NQUADS
     from cokg.store import OxigraphStore
 
+    store: ReadableStore
     if paths:
-        store: ReadableStore = OxigraphStore()
+        scratch = OxigraphStore()
         if with_kb:
-            load_knowledge_base(store, base_iri=base_iri)  # type: ignore[arg-type]
-        load_files(store, paths, base_iri=base_iri)  # type: ignore[arg-type]
+            load_knowledge_base(scratch, base_iri=base_iri)
+        load_files(scratch, paths, base_iri=base_iri)
+        store = scratch
     else:
         store = _open(store_spec, base_iri)
     buffer = _dump_bytes(store, NQUADS)
@@ -200,7 +208,9 @@ def _read_query(query: str) -> str:
     help="table (default for SELECT), json, xml, csv, tsv; or an RDF format for "
     "CONSTRUCT/DESCRIBE: turtle (default), ntriples, rdfxml, jsonld.",
 )
-def query(query_text: str, store_spec: str | None, base_iri: str, output_format: str | None) -> None:
+def query(
+    query_text: str, store_spec: str | None, base_iri: str, output_format: str | None
+) -> None:
     """Run a SPARQL query: a string, @FILE, a .rq file, or - for standard input.
 
     Common prefixes (schema, dcterms, foaf, org, skos, cop, …) are predeclared.
@@ -311,7 +321,8 @@ def statistics(store: ReadableStore) -> dict[str, Any]:
     for name, sparql in STATS_QUERIES.items():
         stats[name] = _scalar(store, sparql)
     stats["classes"] = _grouped(
-        store, "SELECT ?k (COUNT(DISTINCT ?x) AS ?n) WHERE { ?x a ?k } GROUP BY ?k ORDER BY DESC(?n) ?k"
+        store,
+        "SELECT ?k (COUNT(DISTINCT ?x) AS ?n) WHERE { ?x a ?k } GROUP BY ?k ORDER BY DESC(?n) ?k",
     )
     stats["properties"] = _grouped(
         store, "SELECT ?k (COUNT(*) AS ?n) WHERE { ?s ?k ?o } GROUP BY ?k ORDER BY DESC(?n) ?k"
@@ -328,13 +339,13 @@ def _select(store: ReadableStore, sparql: str) -> QuerySolutions:
 
 def _scalar(store: ReadableStore, sparql: str) -> int:
     for row in _select(store, sparql):
-        return int(row[0].value)  # type: ignore[union-attr]
+        return int(row[0].value)
     return 0
 
 
 def _grouped(store: ReadableStore, sparql: str) -> dict[str, int]:
     result = _select(store, sparql)
-    return {row[0].value: int(row[1].value) for row in result}  # type: ignore[union-attr]
+    return {row[0].value: int(row[1].value) for row in result}
 
 
 @main.command()

@@ -26,10 +26,12 @@ def union_triples(store: ReadableStore) -> Iterator[Triple]:
     if not isinstance(result, QuerySolutions):  # pragma: no cover - a store contract breach
         raise CokgError("the store answered a SELECT with something else")
     for row in result:
-        yield Triple(row[0], row[1], row[2])  # type: ignore[arg-type]
+        yield Triple(row[0], row[1], row[2])
 
 
-def export(store: ReadableStore, output: IO[bytes], fmt: Format, *, graph: str | None = None) -> None:
+def export(
+    store: ReadableStore, output: IO[bytes], fmt: Format, *, graph: str | None = None
+) -> None:
     """Write the store to ``output`` in ``fmt``.
 
     With ``graph``, only that graph (any format); without it, the whole dataset for N-Quads

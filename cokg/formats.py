@@ -70,8 +70,15 @@ class ResultsFormat:
 F = TypeVar("F", Format, ResultsFormat)
 
 
+def _spellings(fmt: Format | ResultsFormat) -> tuple[str, ...]:
+    return (fmt.name, *fmt.extensions)
+
+
 class _Table(Generic[F]):
     """Look-ups over a fixed tuple of formats."""
+
+    kind: str
+    formats: tuple[F, ...]
 
     def __init__(self, kind: str, formats: tuple[F, ...]) -> None:
         self.kind = kind
@@ -83,8 +90,8 @@ class _Table(Generic[F]):
     def names(self) -> list[str]:
         """Return every format name and extension a user may type."""
         found: list[str] = []
-        for fmt in self.formats:
-            for name in (fmt.name, *fmt.extensions):
+        for candidates in map(_spellings, self.formats):
+            for name in candidates:
                 if name not in found:
                     found.append(name)
         return found

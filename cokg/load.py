@@ -214,7 +214,8 @@ def knowledge_base_files() -> list[tuple[Path, PurePosixPath]]:
     The ontology goes to ``graph/ontology/…``; data files to ``graph/{path under data/}``.
     """
     pairs = [
-        (p, PurePosixPath("ontology") / p.name) for p in sorted(resources.ONTOLOGY_DIR.glob("*.ttl"))
+        (p, PurePosixPath("ontology") / p.name)
+        for p in sorted(resources.ONTOLOGY_DIR.glob("*.ttl"))
     ]
     for path, relative in collect_files([resources.DATA_DIR]):
         pairs.append((path, relative))

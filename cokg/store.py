@@ -10,7 +10,8 @@ all graphs as their default graph. Replacing a graph is one transaction: a reade
 half of it.
 
 >>> store = OxigraphStore()
->>> store.replace_graph("http://example.org/g", b'<http://example.org/s> <http://example.org/p> "o" .', NTRIPLES)
+>>> data = b'<http://example.org/s> <http://example.org/p> "o" .'
+>>> store.replace_graph("http://example.org/g", data, NTRIPLES)
 >>> [row["o"].value for row in store.query("SELECT ?o WHERE { ?s ?p ?o }")]
 ['o']
 >>> store.graphs()
@@ -40,7 +41,7 @@ from pyoxigraph import (
 )
 
 from cokg.errors import NotFound, ParseError, QueryError, StoreUnavailable, UnsupportedFormat
-from cokg.formats import NTRIPLES, Format
+from cokg.formats import Format
 from cokg.namespaces import PREFIXES
 
 Term = NamedNode | BlankNode | Literal | Triple
@@ -215,8 +216,12 @@ class OxigraphStore:
         named_graph_uris: Iterable[str] | None = None,
     ) -> QueryResult:
         """Run a SPARQL 1.1 query; see :meth:`ReadableStore.query`."""
-        default = [NamedNode(g) for g in default_graph_uris] if default_graph_uris else None
-        named = [NamedNode(g) for g in named_graph_uris] if named_graph_uris else None
+        default: list[NamedNode | BlankNode | DefaultGraph] | None = (
+            [NamedNode(g) for g in default_graph_uris] if default_graph_uris else None
+        )
+        named: list[NamedNode | BlankNode] | None = (
+            [NamedNode(g) for g in named_graph_uris] if named_graph_uris else None
+        )
         try:
             result = self._store.query(
                 sparql,
@@ -233,8 +238,13 @@ class OxigraphStore:
         except ValueError as e:
             raise QueryError(str(e)) from e
         if isinstance(result, QueryTriples):
-            return iter(result)
-        return result
+            triples: Iterator[Triple] = iter(result)
+            return triples
+        if isinstance(result, QuerySolutions):
+            return result
+        if isinstance(result, QueryBoolean):
+            return result
+        raise QueryError(f"unexpected query result {type(result).__name__}")
 
     def graphs(self) -> list[str]:
         """Return the IRIs of every named graph, sorted."""
@@ -346,7 +356,8 @@ def open_store(spec: str | Path, *, create: bool = False) -> ReadableStore:
     if is_url(text):
         from cokg.sparql_store import SparqlStore  # only needed for remote engines
 
-        return SparqlStore.for_endpoint(text)
+        remote: ReadableStore = SparqlStore.for_endpoint(text)
+        return remote
     path = Path(text)
     if not create and not path.exists():
         raise NotFound(f"no store at {path} (create one with `cokg load --store {path}`)")

@@ -1,1 +1,1 @@
-"""Package data shipped with cokg (see cokg.resources)."""
+"""Competency questions (SPARQL) shipped with cokg."""
