@@ -9,6 +9,7 @@ Each file, entry or shared resource lives in its own named graph. Queries see th
 all graphs as their default graph. Replacing a graph is one transaction: a reader never sees
 half of it.
 
+>>> from cokg.formats import NTRIPLES
 >>> store = OxigraphStore()
 >>> data = b'<http://example.org/s> <http://example.org/p> "o" .'
 >>> store.replace_graph("http://example.org/g", data, NTRIPLES)
@@ -149,7 +150,9 @@ def parse_quads(
 
     Raises :class:`~cokg.errors.ParseError` naming ``source``, line and column.
 
-    >>> [str(q.graph_name) for q in parse_quads(b"<http://a> <http://b> <http://c> .", NTRIPLES, graph="http://g")]
+    >>> from cokg.formats import NTRIPLES
+    >>> quads = parse_quads(b"<http://a> <http://b> <http://c> .", NTRIPLES, graph="http://g")
+    >>> [str(q.graph_name) for q in quads]
     ['<http://g>']
     """
     target: NamedNode | DefaultGraph = NamedNode(graph) if graph else DefaultGraph()
