@@ -24,10 +24,11 @@ from cokg.export import export
 from cokg.formats import RDF_FORMATS, RESULTS_FORMATS, TURTLE
 from cokg.load import (
     collect_files,
+    knowledge_base_files,
     load_files,
     load_knowledge_base,
     open_knowledge_base,
-    parse_files,
+    prepare_load,
 )
 from cokg.namespaces import DEFAULT_BASE_IRI, PREFIXES, instance_prefixes
 from cokg.store import ReadableStore, WritableStore, open_store
@@ -97,19 +98,19 @@ def load(paths: Sequence[Path], store_spec: str | None, base_iri: str) -> None:
     With no PATHS, loads the shipped knowledge base. Every file is parsed before anything
     is written: a broken file loads nothing. Without --store, only checks that the files parse.
     """
+    progress = sys.stderr.isatty()
+    files = collect_files(paths) if paths else knowledge_base_files()
+    prepared = prepare_load(files=files, base_iri=base_iri, progress=progress)
     if store_spec is None:
-        parsed = parse_files(collect_files(paths), base_iri=base_iri) if paths else []
-        quads = sum(item.quads for item, _ in parsed)
-        click.echo(f"{len(parsed)} file(s), {quads} quads parse; nothing kept (no --store given)")
+        quads = sum(item.quads for item, _ in prepared.parsed) + sum(
+            f.quads for f in prepared.large
+        )
+        click.echo(f"{len(files)} file(s), {quads} quads parse; nothing kept (no --store given)")
         return
     store = open_store(store_spec, create=True)
     if not isinstance(store, WritableStore):
         raise CokgError(f"the store {store_spec} cannot be written")
-    progress = sys.stderr.isatty()
-    if paths:
-        summary = load_files(store, paths, base_iri=base_iri, progress=progress)
-    else:
-        summary = load_knowledge_base(store, base_iri=base_iri, progress=progress)
+    summary = prepared.write(store)
     store.close()
     click.echo(f"loaded {len(summary.files)} file(s), {summary.quads} quads into {store_spec}")
 
@@ -158,9 +159,12 @@ def validate(
 def _dataset_graph(
     paths: Sequence[Path], store_spec: str | None, base_iri: str, with_kb: bool
 ) -> Any:
+    """Return the union of the graphs to validate as one rdflib graph."""
+    import io
+
     import rdflib
 
-    from cokg.formats import NQUADS
+    from cokg.formats import NTRIPLES
     from cokg.store import OxigraphStore
 
     store: ReadableStore
@@ -172,18 +176,11 @@ def _dataset_graph(
         store = scratch
     else:
         store = _open(store_spec, base_iri)
-    buffer = _dump_bytes(store, NQUADS)
-    dataset = rdflib.Dataset(default_union=True)
-    dataset.parse(data=buffer, format="nquads")
-    return dataset
-
-
-def _dump_bytes(store: ReadableStore, fmt: Any) -> bytes:
-    import io
-
-    out = io.BytesIO()
-    store.dump(out, fmt)
-    return out.getvalue()
+    buffer = io.BytesIO()
+    export(store, buffer, NTRIPLES)
+    graph = rdflib.Graph()
+    graph.parse(data=buffer.getvalue(), format="nt")
+    return graph
 
 
 def _read_query(query: str) -> str:

@@ -12,29 +12,33 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-from collections.abc import Iterable, Sequence
+import io
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import IO, Any
 
-from pyoxigraph import NamedNode, Quad, Triple
+from pyoxigraph import DefaultGraph, NamedNode, Quad, Triple, parse
 from tqdm import tqdm
 
 from cokg import resources
-from cokg.errors import CokgError, NotFound, UnsupportedFormat
-from cokg.formats import RDF_FORMATS, Format
+from cokg.errors import CokgError, NotFound, ParseError, UnsupportedFormat
+from cokg.formats import NTRIPLES, RDF_FORMATS, Format
 from cokg.namespaces import COP, COP_ONTOLOGY, DEFAULT_BASE_IRI
-from cokg.store import OxigraphStore, WritableStore, parse_quads
+from cokg.store import OxigraphStore, WritableStore, parse_quads, position_of
 
-ONTOLOGY_GRAPH_PREFIX = "graph/ontology/"
+BULK_THRESHOLD = 64 * 1024 * 1024
+"""Files larger than this (bytes) go through the streaming bulk loader."""
 
 
 @dataclass(frozen=True)
 class LoadedFile:
-    """One file that was loaded: where from, into which graph(s), how many quads."""
+    """One file that was loaded: where from, its own graph, how many quads, every graph it fills."""
 
     path: Path
     graph: str
     quads: int
+    graphs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -96,33 +100,54 @@ def _read(path: Path) -> bytes:
     return raw
 
 
-def rebase(quads: Iterable[Quad], base_iri: str) -> list[Quad]:
-    """Move IRIs under the default base onto ``base_iri`` (ontology terms stay put).
+def rebase_iri(value: str, base_iri: str) -> str:
+    """Move an IRI under the default base onto ``base_iri``; ontology terms stay put.
 
-    >>> q = Quad(NamedNode("https://w3id.org/coprod/id/person/x"), NamedNode("http://p"), NamedNode("https://w3id.org/coprod/ontology/stage"))
-    >>> [str(x) for x in rebase([q], "http://localhost/")[0]][:3]
-    ['<http://localhost/id/person/x>', '<http://p>', '<https://w3id.org/coprod/ontology/stage>']
+    >>> rebase_iri("https://w3id.org/coprod/id/person/x", "http://localhost/")
+    'http://localhost/id/person/x'
+    >>> rebase_iri("https://w3id.org/coprod/ontology/stage", "http://localhost/")
+    'https://w3id.org/coprod/ontology/stage'
     """
+    if (
+        base_iri == DEFAULT_BASE_IRI
+        or not value.startswith(DEFAULT_BASE_IRI)
+        or value.startswith(COP)
+        or value == COP_ONTOLOGY
+    ):
+        return value
+    return base_iri + value[len(DEFAULT_BASE_IRI) :]
+
+
+def _rebase_term(term: Any, base_iri: str) -> Any:
+    if isinstance(term, NamedNode):
+        moved = rebase_iri(term.value, base_iri)
+        return term if moved == term.value else NamedNode(moved)
+    if isinstance(term, Triple):
+        return Triple(
+            _rebase_term(term.subject, base_iri),
+            _rebase_term(term.predicate, base_iri),
+            _rebase_term(term.object, base_iri),
+        )
+    return term
+
+
+def rebase_stream(quads: Iterable[Quad], base_iri: str) -> Iterator[Quad]:
+    """Yield ``quads`` with their IRIs moved by :func:`rebase_iri` (streaming)."""
     if base_iri == DEFAULT_BASE_IRI:
-        return list(quads)
+        yield from quads
+        return
+    for q in quads:
+        yield Quad(
+            _rebase_term(q.subject, base_iri),
+            _rebase_term(q.predicate, base_iri),
+            _rebase_term(q.object, base_iri),
+            _rebase_term(q.graph_name, base_iri),
+        )
 
-    def move(term: object) -> object:
-        if isinstance(term, NamedNode):
-            value = term.value
-            if (
-                value.startswith(DEFAULT_BASE_IRI)
-                and not value.startswith(COP)
-                and value != COP_ONTOLOGY
-            ):
-                return NamedNode(base_iri + value[len(DEFAULT_BASE_IRI) :])
-        if isinstance(term, Triple):
-            return Triple(move(term.subject), move(term.predicate), move(term.object))  # type: ignore[arg-type]
-        return term
 
-    return [
-        Quad(move(q.subject), move(q.predicate), move(q.object), move(q.graph_name))  # type: ignore[arg-type]
-        for q in quads
-    ]
+def rebase(quads: Iterable[Quad], base_iri: str) -> list[Quad]:
+    """Return ``quads`` with their IRIs moved by :func:`rebase_iri`."""
+    return list(rebase_stream(quads, base_iri))
 
 
 def collect_files(paths: Sequence[str | Path]) -> list[tuple[Path, PurePosixPath]]:
@@ -154,27 +179,32 @@ def parse_files(
     files: Sequence[tuple[Path, PurePosixPath]],
     *,
     base_iri: str = DEFAULT_BASE_IRI,
-    graph_prefix: str = "",
 ) -> list[tuple[LoadedFile, list[Quad]]]:
     """Parse every file into quads (nothing written). Raises :class:`~cokg.errors.ParseError`."""
     parsed = []
     for path, relative in files:
         fmt = format_of(path)
-        graph = graph_iri(graph_prefix + relative.as_posix(), base_iri=base_iri)
+        graph = graph_iri(relative.as_posix(), base_iri=base_iri)
         quads = parse_quads(_read(path), fmt, graph=graph, base_iri=base_iri, source=str(path))
         quads = rebase(quads, base_iri)
-        parsed.append((LoadedFile(path, graph, len(quads)), quads))
+        graphs = tuple(
+            sorted({q.graph_name.value for q in quads if isinstance(q.graph_name, NamedNode)})
+        )
+        parsed.append((LoadedFile(path, graph, len(quads), graphs), quads))
     return parsed
 
 
-def _write(store: WritableStore, graph: str, quads: list[Quad]) -> None:
+def _write(store: WritableStore, graphs: Sequence[str], quads: list[Quad]) -> None:
     if isinstance(store, OxigraphStore):
-        store.replace_graph_quads(graph, quads)
+        store.replace_graphs_quads(graphs, quads)
         return
-    from cokg.formats import NQUADS
-
-    lines = [f"{q.subject} {q.predicate} {q.object} {q.graph_name} .\n" for q in quads]
-    store.replace_graph(graph, "".join(lines).encode(), NQUADS)
+    for graph in graphs:
+        lines = [
+            f"{q.subject} {q.predicate} {q.object} .\n"
+            for q in quads
+            if isinstance(q.graph_name, NamedNode) and q.graph_name.value == graph
+        ]
+        store.replace_graph(graph, "".join(lines).encode(), NTRIPLES)
 
 
 def load_files(
@@ -183,29 +213,158 @@ def load_files(
     *,
     base_iri: str = DEFAULT_BASE_IRI,
     progress: bool = False,
+    bulk_threshold: int = BULK_THRESHOLD,
 ) -> LoadSummary:
-    """Load files and folders into ``store``, replacing each file's graph.
+    """Load files and folders into ``store``, replacing each graph a file holds.
 
     Every file is parsed first: if any fails, nothing is written and the
-    :class:`~cokg.errors.ParseError` names the file, line and column.
+    :class:`~cokg.errors.ParseError` names the file, line and column. Files larger than
+    ``bulk_threshold`` bytes are checked and then loaded streaming (memory does not grow
+    with the file), through Oxigraph's bulk loader when the store is an Oxigraph store.
     """
-    return _load(store, collect_files(paths), base_iri=base_iri, progress=progress)
+    prepared = prepare_load(
+        paths, base_iri=base_iri, progress=progress, bulk_threshold=bulk_threshold
+    )
+    return prepared.write(store)
 
 
-def _load(
-    store: WritableStore,
-    files: Sequence[tuple[Path, PurePosixPath]],
+@dataclass(frozen=True)
+class PreparedLoad:
+    """Files parsed and checked, ready to be written: nothing has touched a store yet."""
+
+    parsed: tuple[tuple[LoadedFile, list[Quad]], ...]
+    large: tuple[LoadedFile, ...]
+    base_iri: str
+    progress: bool
+
+    def write(self, store: WritableStore) -> LoadSummary:
+        """Write every file into ``store``, each file's graphs replaced in one transaction."""
+        loaded = []
+        for item, quads in tqdm(
+            self.parsed, desc="loading", unit="file", disable=not self.progress
+        ):
+            _write(store, item.graphs, quads)
+            loaded.append(item)
+        for item in self.large:
+            if isinstance(store, OxigraphStore):
+                _bulk_write(store, item, base_iri=self.base_iri)
+            else:
+                with tqdm(disable=True) as bar:
+                    stream = _stream_quads(item.path, item.graph, base_iri=self.base_iri, bar=bar)
+                    _write(store, item.graphs, list(rebase_stream(stream, self.base_iri)))
+            loaded.append(item)
+        return LoadSummary(tuple(loaded))
+
+
+def prepare_load(
+    paths: Sequence[str | Path] | None = None,
     *,
-    base_iri: str,
-    progress: bool,
-    graph_prefix: str = "",
-) -> LoadSummary:
-    parsed = parse_files(files, base_iri=base_iri, graph_prefix=graph_prefix)
-    loaded = []
-    for item, quads in tqdm(parsed, desc="loading", unit="file", disable=not progress):
-        _write(store, item.graph, quads)
-        loaded.append(item)
-    return LoadSummary(tuple(loaded))
+    files: Sequence[tuple[Path, PurePosixPath]] | None = None,
+    base_iri: str = DEFAULT_BASE_IRI,
+    progress: bool = False,
+    bulk_threshold: int = BULK_THRESHOLD,
+) -> PreparedLoad:
+    """Parse (small files) or check by streaming (large files) everything to load.
+
+    Give ``paths`` (files and folders) or ``files`` (from :func:`collect_files` or
+    :func:`knowledge_base_files`). Raises :class:`~cokg.errors.ParseError` and friends;
+    nothing is written.
+    """
+    chosen = list(files) if files is not None else collect_files(paths or [])
+    small = [f for f in chosen if f[0].stat().st_size <= bulk_threshold]
+    large = [f for f in chosen if f[0].stat().st_size > bulk_threshold]
+    return PreparedLoad(
+        parsed=tuple(parse_files(small, base_iri=base_iri)),
+        large=tuple(
+            _check_large(path, rel, base_iri=base_iri, progress=progress) for path, rel in large
+        ),
+        base_iri=base_iri,
+        progress=progress,
+    )
+
+
+class _Progress(io.RawIOBase):
+    """A binary reader that advances a progress bar as bytes are read."""
+
+    def __init__(self, raw: IO[bytes], bar: Any) -> None:
+        self._raw = raw
+        self._bar = bar
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._raw.read(len(buffer))
+        buffer[: len(data)] = data
+        self._bar.update(len(data))
+        return len(data)
+
+
+def _open_stream(path: Path, bar: Any) -> IO[bytes]:
+    # The reader returned owns the file and closes it.
+    raw: Any = gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb")  # noqa: SIM115
+    return io.BufferedReader(_Progress(raw, bar), buffer_size=1 << 20)
+
+
+def _stream_quads(path: Path, graph: str, *, base_iri: str, bar: Any) -> Iterator[Quad]:
+    fmt = format_of(path)
+    target = NamedNode(graph)
+    with _open_stream(path, bar) as stream:
+        try:
+            for quad in parse(stream, fmt.oxigraph, base_iri=base_iri):
+                if isinstance(quad.graph_name, DefaultGraph):
+                    quad = Quad(quad.subject, quad.predicate, quad.object, target)
+                yield quad
+        except SyntaxError as e:
+            line, column = position_of(str(e))
+            raise ParseError(str(e), source=str(path), line=line, column=column) from e
+
+
+def _check_large(
+    path: Path, relative: PurePosixPath, *, base_iri: str, progress: bool
+) -> LoadedFile:
+    graph = graph_iri(relative.as_posix(), base_iri=base_iri)
+    graphs: set[str] = set()
+    count = 0
+    with tqdm(
+        total=path.stat().st_size,
+        desc=f"checking {path.name}",
+        unit="B",
+        unit_scale=True,
+        disable=not progress,
+    ) as bar:
+        for quad in _stream_quads(path, graph, base_iri=base_iri, bar=bar):
+            count += 1
+            if isinstance(quad.graph_name, NamedNode):
+                graphs.add(quad.graph_name.value)
+    moved = {rebase_iri(g, base_iri) for g in graphs}
+    return LoadedFile(path, graph, count, tuple(sorted(moved)))
+
+
+def _bulk_write(store: OxigraphStore, item: LoadedFile, *, base_iri: str) -> None:
+    for graph in item.graphs:
+        if store.oxigraph.contains_named_graph(NamedNode(graph)):
+            store.oxigraph.remove_graph(NamedNode(graph))
+    fmt = format_of(item.path)
+    try:
+        if base_iri == DEFAULT_BASE_IRI and not item.path.name.endswith(".gz"):
+            store.oxigraph.bulk_load(
+                path=str(item.path),
+                format=fmt.oxigraph,
+                base_iri=base_iri,
+                to_graph=NamedNode(item.graph),
+            )
+        else:
+            with tqdm(disable=True) as bar:
+                quads = _stream_quads(item.path, item.graph, base_iri=base_iri, bar=bar)
+                store.oxigraph.bulk_extend(rebase_stream(quads, base_iri))
+    except OSError as e:
+        raise CokgError(f"{item.path}: the store failed to write: {e}") from e
+    store.flush()
 
 
 def knowledge_base_files() -> list[tuple[Path, PurePosixPath]]:
@@ -226,7 +385,8 @@ def load_knowledge_base(
     store: WritableStore, *, base_iri: str = DEFAULT_BASE_IRI, progress: bool = False
 ) -> LoadSummary:
     """Load the shipped ontology, vocabularies and entries into ``store``."""
-    return _load(store, knowledge_base_files(), base_iri=base_iri, progress=progress)
+    prepared = prepare_load(files=knowledge_base_files(), base_iri=base_iri, progress=progress)
+    return prepared.write(store)
 
 
 def knowledge_base_fingerprint(*, base_iri: str = DEFAULT_BASE_IRI) -> str:

@@ -126,7 +126,12 @@ class WritableStore(ReadableStore, Protocol):
 _POSITION = re.compile(r"(?:line|at) (\d+)(?:[:, ]+(?:column )?(\d+))?")
 
 
-def _position(message: str) -> tuple[int | None, int | None]:
+def position_of(message: str) -> tuple[int | None, int | None]:
+    """Return the (line, column) a parser error message points at, where it says.
+
+    >>> position_of("error at 1:8: expected one of")
+    (1, 8)
+    """
     match = _POSITION.search(message)
     if not match:
         return None, None
@@ -166,7 +171,7 @@ def parse_quads(
         return quads
     except SyntaxError as e:
         message = str(e)
-        line, column = _position(message)
+        line, column = position_of(message)
         raise ParseError(message, source=source, line=line, column=column) from e
     except ValueError as e:  # e.g. invalid IRIs reported by the parser
         raise ParseError(str(e), source=source) from e
@@ -234,7 +239,7 @@ class OxigraphStore:
                 named_graphs=named,
             )
         except SyntaxError as e:
-            line, column = _position(str(e))
+            line, column = position_of(str(e))
             raise QueryError(f"malformed query: {e}", line=line, column=column) from e
         except OSError as e:
             raise StoreUnavailable(f"the store failed to answer: {e}") from e
@@ -282,8 +287,12 @@ class OxigraphStore:
 
     def replace_graph_quads(self, graph: str, quads: Iterable[Quad]) -> None:
         """Replace ``graph`` with ``quads`` (all in ``graph``) in one transaction."""
-        update = f"DROP SILENT GRAPH <{graph}> ;\n" + _quads_as_insert_data(quads)
-        self._update(update)
+        self.replace_graphs_quads([graph], quads)
+
+    def replace_graphs_quads(self, graphs: Iterable[str], quads: Iterable[Quad]) -> None:
+        """Replace every graph of ``graphs`` with ``quads`` in one transaction."""
+        drops = "".join(f"DROP SILENT GRAPH <{graph}> ;\n" for graph in graphs)
+        self._update(drops + _quads_as_insert_data(quads))
 
     def add_to_graph(
         self, graph: str, data: RdfInput, fmt: Format, *, base_iri: str | None = None
@@ -312,7 +321,7 @@ class OxigraphStore:
         try:
             self._store.update(sparql, prefixes=PREFIXES if prefixes else None)
         except SyntaxError as e:
-            line, column = _position(str(e))
+            line, column = position_of(str(e))
             raise QueryError(f"malformed update: {e}", line=line, column=column) from e
         except OSError as e:
             raise StoreUnavailable(f"the store failed to write: {e}") from e

@@ -89,3 +89,50 @@ def test_shipped_files_have_distinct_graphs():
     names = [graph_iri(rel.as_posix()) for _, rel in files]
     assert len(names) == len(set(names))
     assert DEFAULT_BASE_IRI + "graph/ontology/cop" in names
+
+
+def test_a_trig_file_replaces_every_graph_it_holds(tmp_path):
+    path = tmp_path / "two.trig"
+    path.write_text(
+        '<http://example.org/g1> { <http://example.org/s> <http://example.org/p> "one" . }\n'
+        '<http://example.org/g2> { <http://example.org/s> <http://example.org/p> "two" . }\n',
+        encoding="utf-8",
+    )
+    store = OxigraphStore()
+    load_files(store, [path])
+    path.write_text(
+        '<http://example.org/g1> { <http://example.org/s> <http://example.org/p> "uno" . }\n'
+        '<http://example.org/g2> { <http://example.org/s> <http://example.org/p> "dos" . }\n',
+        encoding="utf-8",
+    )
+    load_files(store, [path])
+    values = sorted(row["o"].value for row in store.query("SELECT ?o WHERE { ?s ?p ?o }"))
+    assert values == ["dos", "uno"]
+
+
+@pytest.mark.parametrize("suffix", ["ttl", "trig", "nt.gz"])
+def test_large_files_take_the_bulk_path_with_the_same_result(tmp_path, suffix):
+    lines = "".join(TRIPLE.format(i).replace("/s>", f"/s{i}>") for i in range(2000))
+    if suffix == "trig":
+        lines = "<http://example.org/g> {\n" + lines + "}\n"
+    path = tmp_path / f"big.{suffix}"
+    if suffix.endswith(".gz"):
+        path.write_bytes(gzip.compress(lines.encode()))
+    else:
+        path.write_text(lines, encoding="utf-8")
+    bulk, small = OxigraphStore(tmp_path / "bulk"), OxigraphStore()
+    load_files(bulk, [path], bulk_threshold=100)
+    load_files(bulk, [path], bulk_threshold=100)  # a second load replaces, never doubles
+    load_files(small, [path])
+    assert bulk.count() == small.count() == 2000
+    assert bulk.graphs() == small.graphs()
+
+
+def test_a_broken_large_file_loads_nothing(tmp_path):
+    path = tmp_path / "big.nt"
+    path.write_text(TRIPLE.format("a") * 50 + "<http://broken> .\n", encoding="utf-8")
+    store = OxigraphStore()
+    with pytest.raises(ParseError) as caught:
+        load_files(store, [path], bulk_threshold=10)
+    assert caught.value.line == 51
+    assert store.count() == 0
