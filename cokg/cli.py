@@ -418,3 +418,25 @@ def serve(
         update_url=update_url,
         gsp_url=gsp_url,
     )
+
+
+@main.command()
+@click.option("--entries", type=int, default=100_000, show_default=True, help="How many entries.")
+@click.option("--seed", type=int, default=1, show_default=True, help="Same seed, same data.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=Path("synthetic-kb"),
+    show_default=True,
+    help="Folder to write the knowledge base into.",
+)
+@base_iri_option
+def synth(entries: int, seed: int, output: Path, base_iri: str) -> None:
+    """Write a realistic synthetic knowledge base of N entries (for benchmarks), streaming."""
+    from cokg.synth import write_synthetic
+
+    summary = write_synthetic(
+        output, entries=entries, seed=seed, base_iri=base_iri, progress=sys.stderr.isatty()
+    )
+    click.echo(str(summary))
