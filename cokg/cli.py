@@ -172,7 +172,8 @@ def _dataset_graph(
         scratch = OxigraphStore()
         if with_kb:
             load_knowledge_base(scratch, base_iri=base_iri)
-        load_files(scratch, paths, base_iri=base_iri)
+        # Identifiers are checked by the shapes here, so they appear in the report.
+        load_files(scratch, paths, base_iri=base_iri, check_ids=False)
         store = scratch
     else:
         store = _open(store_spec, base_iri)

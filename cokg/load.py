@@ -13,7 +13,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
@@ -21,8 +21,8 @@ from typing import IO, Any
 from pyoxigraph import DefaultGraph, NamedNode, Quad, Triple, parse
 from tqdm import tqdm
 
-from cokg import resources
-from cokg.errors import CokgError, NotFound, ParseError, UnsupportedFormat
+from cokg import ids, resources
+from cokg.errors import CokgError, IdentifierError, NotFound, ParseError, UnsupportedFormat
 from cokg.formats import NTRIPLES, RDF_FORMATS, Format
 from cokg.namespaces import COP, COP_ONTOLOGY, DEFAULT_BASE_IRI
 from cokg.store import OxigraphStore, WritableStore, parse_quads, position_of
@@ -175,17 +175,70 @@ def collect_files(paths: Sequence[str | Path]) -> list[tuple[Path, PurePosixPath
     return found
 
 
+IDENTIFIER_CHECKS: tuple[tuple[tuple[str, ...], Callable[[str], str]], ...] = (
+    (("https://orcid.org/", "http://orcid.org/"), ids.orcid),
+    (("https://ror.org/", "http://ror.org/"), ids.ror),
+    (("https://doi.org/", "http://doi.org/", "http://dx.doi.org/", "https://dx.doi.org/"), ids.doi),
+    (("http://www.wikidata.org/entity/", "https://www.wikidata.org/entity/"), ids.wikidata),
+)
+
+
+def check_identifiers(quads: Iterable[Quad], *, source: str, text: bytes | None = None) -> None:
+    """Raise :class:`~cokg.errors.IdentifierError` for an ORCID, ROR, DOI or Wikidata IRI
+    that is malformed, fails its checksum or is not in its canonical form.
+
+    The message names ``source`` and, when ``text`` (the file's bytes) is given, the line
+    and column where the IRI first appears.
+    """
+    for quad in quads:
+        for term in (quad.subject, quad.object):
+            if not isinstance(term, NamedNode):
+                continue
+            for prefixes, canonical in IDENTIFIER_CHECKS:
+                if not term.value.startswith(prefixes):
+                    continue
+                try:
+                    expected = canonical(term.value)
+                except IdentifierError as e:
+                    raise IdentifierError(
+                        e.kind, e.value, _where(source, text, e.value) + e.reason
+                    ) from e
+                if expected != term.value:
+                    kind = canonical.__name__.upper()
+                    reason = f"not in canonical form; write <{expected}>"
+                    raise IdentifierError(
+                        kind, term.value, _where(source, text, term.value) + reason
+                    )
+
+
+def _where(source: str, text: bytes | None, value: str) -> str:
+    if text is not None:
+        for number, line in enumerate(text.decode("utf-8", "replace").splitlines(), start=1):
+            column = line.find(value)
+            if column >= 0:
+                return f"{source}:{number}:{column + 1}: "
+    return f"{source}: "
+
+
 def parse_files(
     files: Sequence[tuple[Path, PurePosixPath]],
     *,
     base_iri: str = DEFAULT_BASE_IRI,
+    check_ids: bool = True,
 ) -> list[tuple[LoadedFile, list[Quad]]]:
-    """Parse every file into quads (nothing written). Raises :class:`~cokg.errors.ParseError`."""
+    """Parse every file into quads (nothing written).
+
+    Raises :class:`~cokg.errors.ParseError`, and :class:`~cokg.errors.IdentifierError` for
+    a bad ORCID / ROR / DOI / Wikidata IRI unless ``check_ids`` is false.
+    """
     parsed = []
     for path, relative in files:
         fmt = format_of(path)
         graph = graph_iri(relative.as_posix(), base_iri=base_iri)
-        quads = parse_quads(_read(path), fmt, graph=graph, base_iri=base_iri, source=str(path))
+        raw = _read(path)
+        quads = parse_quads(raw, fmt, graph=graph, base_iri=base_iri, source=str(path))
+        if check_ids:
+            check_identifiers(quads, source=str(path), text=raw)
         quads = rebase(quads, base_iri)
         graphs = tuple(
             sorted({q.graph_name.value for q in quads if isinstance(q.graph_name, NamedNode)})
@@ -214,6 +267,7 @@ def load_files(
     base_iri: str = DEFAULT_BASE_IRI,
     progress: bool = False,
     bulk_threshold: int = BULK_THRESHOLD,
+    check_ids: bool = True,
 ) -> LoadSummary:
     """Load files and folders into ``store``, replacing each graph a file holds.
 
@@ -223,7 +277,11 @@ def load_files(
     with the file), through Oxigraph's bulk loader when the store is an Oxigraph store.
     """
     prepared = prepare_load(
-        paths, base_iri=base_iri, progress=progress, bulk_threshold=bulk_threshold
+        paths,
+        base_iri=base_iri,
+        progress=progress,
+        bulk_threshold=bulk_threshold,
+        check_ids=check_ids,
     )
     return prepared.write(store)
 
@@ -263,6 +321,7 @@ def prepare_load(
     base_iri: str = DEFAULT_BASE_IRI,
     progress: bool = False,
     bulk_threshold: int = BULK_THRESHOLD,
+    check_ids: bool = True,
 ) -> PreparedLoad:
     """Parse (small files) or check by streaming (large files) everything to load.
 
@@ -274,9 +333,10 @@ def prepare_load(
     small = [f for f in chosen if f[0].stat().st_size <= bulk_threshold]
     large = [f for f in chosen if f[0].stat().st_size > bulk_threshold]
     return PreparedLoad(
-        parsed=tuple(parse_files(small, base_iri=base_iri)),
+        parsed=tuple(parse_files(small, base_iri=base_iri, check_ids=check_ids)),
         large=tuple(
-            _check_large(path, rel, base_iri=base_iri, progress=progress) for path, rel in large
+            _check_large(path, rel, base_iri=base_iri, progress=progress, check_ids=check_ids)
+            for path, rel in large
         ),
         base_iri=base_iri,
         progress=progress,
@@ -325,7 +385,7 @@ def _stream_quads(path: Path, graph: str, *, base_iri: str, bar: Any) -> Iterato
 
 
 def _check_large(
-    path: Path, relative: PurePosixPath, *, base_iri: str, progress: bool
+    path: Path, relative: PurePosixPath, *, base_iri: str, progress: bool, check_ids: bool
 ) -> LoadedFile:
     graph = graph_iri(relative.as_posix(), base_iri=base_iri)
     graphs: set[str] = set()
@@ -339,6 +399,8 @@ def _check_large(
     ) as bar:
         for quad in _stream_quads(path, graph, base_iri=base_iri, bar=bar):
             count += 1
+            if check_ids:
+                check_identifiers((quad,), source=str(path))
             if isinstance(quad.graph_name, NamedNode):
                 graphs.add(quad.graph_name.value)
     moved = {rebase_iri(g, base_iri) for g in graphs}

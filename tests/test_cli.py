@@ -182,3 +182,25 @@ def test_missing_store_is_a_clear_error(tmp_path):
     result = CliRunner().invoke(main, ["stats", "--store", str(tmp_path / "nowhere")])
     assert result.exit_code == 2
     assert "no store at" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("iri", "message"),
+    [
+        ("https://orcid.org/0000-0002-1825-0098", "check character 8, expected 7"),
+        ("https://ror.org/02hstj356", "expected"),
+        ("http://orcid.org/0000-0002-1825-0097", "canonical"),
+    ],
+)
+def test_load_refuses_a_bad_identifier_naming_file_line_and_column(tmp_path, iri, message):
+    data = tmp_path / "person.ttl"
+    data.write_text(
+        "@prefix owl: <http://www.w3.org/2002/07/owl#> .\n"
+        f"<https://w3id.org/coprod/id/person/x> owl:sameAs <{iri}> .\n",
+        encoding="utf-8",
+    )
+    store = tmp_path / "store"
+    result = CliRunner().invoke(main, ["load", str(data), "--store", str(store)])
+    assert result.exit_code == 2
+    assert f"{data}:2:" in result.stderr and message in result.stderr
+    assert not store.exists()  # nothing was opened, nothing was written
