@@ -175,11 +175,19 @@ def collect_files(paths: Sequence[str | Path]) -> list[tuple[Path, PurePosixPath
     return found
 
 
-IDENTIFIER_CHECKS: tuple[tuple[tuple[str, ...], Callable[[str], str]], ...] = (
-    (("https://orcid.org/", "http://orcid.org/"), ids.orcid),
-    (("https://ror.org/", "http://ror.org/"), ids.ror),
-    (("https://doi.org/", "http://doi.org/", "http://dx.doi.org/", "https://dx.doi.org/"), ids.doi),
-    (("http://www.wikidata.org/entity/", "https://www.wikidata.org/entity/"), ids.wikidata),
+IDENTIFIER_CHECKS: tuple[tuple[str, tuple[str, ...], Callable[[str], str]], ...] = (
+    ("ORCID", ("https://orcid.org/", "http://orcid.org/"), ids.orcid),
+    ("ROR", ("https://ror.org/", "http://ror.org/"), ids.ror),
+    (
+        "DOI",
+        ("https://doi.org/", "http://doi.org/", "http://dx.doi.org/", "https://dx.doi.org/"),
+        ids.doi,
+    ),
+    (
+        "Wikidata",
+        ("http://www.wikidata.org/entity/", "https://www.wikidata.org/entity/"),
+        ids.wikidata,
+    ),
 )
 
 
@@ -194,7 +202,7 @@ def check_identifiers(quads: Iterable[Quad], *, source: str, text: bytes | None 
         for term in (quad.subject, quad.object):
             if not isinstance(term, NamedNode):
                 continue
-            for prefixes, canonical in IDENTIFIER_CHECKS:
+            for kind, prefixes, canonical in IDENTIFIER_CHECKS:
                 if not term.value.startswith(prefixes):
                     continue
                 try:
@@ -204,7 +212,6 @@ def check_identifiers(quads: Iterable[Quad], *, source: str, text: bytes | None 
                         e.kind, e.value, _where(source, text, e.value) + e.reason
                     ) from e
                 if expected != term.value:
-                    kind = canonical.__name__.upper()
                     reason = f"not in canonical form; write <{expected}>"
                     raise IdentifierError(
                         kind, term.value, _where(source, text, term.value) + reason
