@@ -44,6 +44,7 @@ from pyoxigraph import (
 from cokg.errors import NotFound, ParseError, QueryError, StoreUnavailable, UnsupportedFormat
 from cokg.formats import Format
 from cokg.namespaces import PREFIXES
+from cokg.sparql_text import has_dataset_clause
 
 Term = NamedNode | BlankNode | Literal | Triple
 QueryResult = QuerySolutions | QueryBoolean | Iterator[Triple]
@@ -224,26 +225,27 @@ class OxigraphStore:
         named_graph_uris: Iterable[str] | None = None,
     ) -> QueryResult:
         """Run a SPARQL 1.1 query; see :meth:`ReadableStore.query`."""
-        default: list[NamedNode | BlankNode | DefaultGraph] | None = (
-            [NamedNode(g) for g in default_graph_uris] if default_graph_uris else None
-        )
-        named: list[NamedNode | BlankNode] | None = (
-            [NamedNode(g) for g in named_graph_uris] if named_graph_uris else None
-        )
+        default: list[NamedNode | BlankNode | DefaultGraph] = [
+            NamedNode(g) for g in default_graph_uris or ()
+        ]
+        named: list[NamedNode | BlankNode] = [NamedNode(g) for g in named_graph_uris or ()]
+        # A dataset given by the protocol replaces the query's own; with none, the query's
+        # FROM clauses count; with neither, the default graph is the union of the graphs.
+        given = bool(default or named)
         try:
             result = self._store.query(
                 sparql,
                 prefixes=PREFIXES,
-                use_default_graph_as_union=default is None,
-                default_graph=default,
-                named_graphs=named,
+                use_default_graph_as_union=not given and not has_dataset_clause(sparql),
+                default_graph=default if given else None,
+                named_graphs=named if given else None,
             )
         except SyntaxError as e:
             line, column = position_of(str(e))
             raise QueryError(f"malformed query: {e}", line=line, column=column) from e
         except OSError as e:
             raise StoreUnavailable(f"the store failed to answer: {e}") from e
-        except ValueError as e:
+        except (ValueError, RuntimeError) as e:  # pyoxigraph's evaluation errors
             raise QueryError(str(e)) from e
         if isinstance(result, QueryTriples):
             triples: Iterator[Triple] = iter(result)
@@ -325,7 +327,7 @@ class OxigraphStore:
             raise QueryError(f"malformed update: {e}", line=line, column=column) from e
         except OSError as e:
             raise StoreUnavailable(f"the store failed to write: {e}") from e
-        except ValueError as e:
+        except (ValueError, RuntimeError) as e:  # e.g. DROP GRAPH of a graph that is not there
             raise QueryError(str(e)) from e
 
     def clear(self) -> None:

@@ -1,0 +1,1140 @@
+"""SparqlStore: the store over any SPARQL 1.1 engine (Oxigraph server, Fuseki, Virtuoso, GraphDB…).
+
+Queries and updates go through SPARQLWrapper (SPARQL 1.1 Protocol). Whole named graphs are read,
+replaced, added to and deleted with the SPARQL 1.1 Graph Store HTTP Protocol where the engine
+has it, and with SPARQL Update where it does not, or where its Graph Store ``PUT`` is not one
+transaction (Oxigraph's server clears the graph and loads the new data in two steps). Results
+come back as the same types :class:`cokg.store.OxigraphStore` returns.
+
+Engines differ; SparqlStore absorbs the differences so callers never see them (an
+:class:`Engine` describes each one): how the default graph becomes the union of the named
+graphs, which graphs are the engine's own, how a timed-out or cut result is announced, how
+DESCRIBE behaves. ``docs/engines.md`` says how to point cokg at each engine.
+
+The query URL users know is enough for the engines cokg recognises:
+
+>>> store = SparqlStore.for_endpoint("http://127.0.0.1:7878/query")
+>>> store.engine.name, store.update_url, store.gsp_url
+('oxigraph', 'http://127.0.0.1:7878/update', 'http://127.0.0.1:7878/store')
+>>> store = SparqlStore.for_endpoint("http://fuseki:3030/kb/sparql")
+>>> store.engine.name, store.update_url, store.gsp_url
+('fuseki', 'http://fuseki:3030/kb/update', 'http://fuseki:3030/kb/data')
+>>> store = SparqlStore.for_endpoint("http://db:8890/sparql")
+>>> store.engine.name, store.update_url, store.gsp_url
+('virtuoso', 'http://db:8890/sparql', 'http://db:8890/sparql-graph-crud')
+>>> store = SparqlStore.for_endpoint("http://db:8890/sparql", auth=DigestAuth("dba", "secret"))
+>>> store.update_url, store.gsp_url
+('http://db:8890/sparql-auth', 'http://db:8890/sparql-graph-crud-auth')
+>>> store = SparqlStore.for_endpoint("http://gdb:7200/repositories/kb")
+>>> store.engine.name, store.update_url, store.gsp_url
+('graphdb', 'http://gdb:7200/repositories/kb/statements', 'http://gdb:7200/repositories/kb/rdf-graphs/service')
+>>> store = SparqlStore.for_endpoint("https://db.cluster-x.eu-west-1.neptune.amazonaws.com:8182/sparql")
+>>> store.engine.name, store.gsp_url
+('neptune', 'https://db.cluster-x.eu-west-1.neptune.amazonaws.com:8182/sparql/gsp/')
+>>> store = SparqlStore.for_endpoint("https://example.org/endpoint")
+>>> store.engine.name, store.update_url, store.gsp_url
+('generic', 'https://example.org/endpoint', None)
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import http.client
+import re
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from email.message import Message
+from typing import IO, Literal, TypeVar
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from pyoxigraph import (
+    BlankNode,
+    NamedNode,
+    Quad,
+    QueryBoolean,
+    QuerySolutions,
+    RdfFormat,
+    Triple,
+    parse,
+    parse_query_results,
+    serialize,
+)
+from SPARQLWrapper import JSON, POST, TURTLE, SPARQLWrapper
+from SPARQLWrapper.SPARQLExceptions import SPARQLWrapperException
+
+from cokg.errors import (
+    CokgError,
+    NotFound,
+    ParseError,
+    QueryError,
+    QueryTimeout,
+    StoreUnavailable,
+    UnsupportedFormat,
+)
+from cokg.formats import RDF_FORMATS, RESULTS_FORMATS, SPARQL_CSV, Format
+from cokg.namespaces import PREFIXES
+from cokg.sparql_text import has_dataset_clause
+from cokg.store import QueryResult, RdfInput, parse_quads, position_of
+
+__all__ = [
+    "ENGINES",
+    "Auth",
+    "BasicAuth",
+    "BearerAuth",
+    "DigestAuth",
+    "Engine",
+    "SparqlStore",
+    "UnionMode",
+    "guess_engine",
+    "query_form",
+]
+
+UnionMode = Literal["native", "oxigraph", "jena"]
+"""How an engine's default graph becomes the union of the named graphs:
+
+- ``native``: it already is (Virtuoso, GraphDB, Neptune, an Oxigraph server started with
+  ``--union-default-graph``, a Fuseki dataset with ``unionDefaultGraph``);
+- ``oxigraph``: send the ``union-default-graph`` parameter with each query (Oxigraph server);
+- ``jena``: send ``default-graph-uri=urn:x-arq:UnionGraph`` with each query (Fuseki).
+"""
+
+_JENA_UNION_GRAPH = "urn:x-arq:UnionGraph"
+_NO_GRAPH = "urn:x-cokg:no-graph"
+"""A graph that never exists: names an empty default graph or an empty set of named graphs
+for engines that would otherwise fill in what a request leaves out."""
+
+_RESULTS_ACCEPT = "application/sparql-results+json, application/sparql-results+xml;q=0.9"
+_RDF_ACCEPT = "application/n-triples, text/turtle;q=0.9, application/rdf+xml;q=0.5"
+_ANY_ACCEPT = f"{_RESULTS_ACCEPT}, {_RDF_ACCEPT}"
+_TIMEOUT_TEXT = re.compile(r"has been cancelled|timed? ?out|timeout|S1TAT", re.IGNORECASE)
+_PROLOGUE = re.compile(
+    r"\s+|\#[^\n]*|(?i:BASE)\s*<[^>]*>|(?i:PREFIX)\s*[^\s:]*:\s*<[^>]*>|(?i:DEFINE)\s+\S+\s+(?:\"[^\"]*\"|\S+)"
+)
+_FORMS = ("SELECT", "ASK", "CONSTRUCT", "DESCRIBE")
+_UPDATE_FORMS = (
+    "INSERT",
+    "DELETE",
+    "WITH",
+    "LOAD",
+    "CLEAR",
+    "CREATE",
+    "DROP",
+    "COPY",
+    "MOVE",
+    "ADD",
+)
+_AGENT = "cokg (SPARQLWrapper)"
+
+
+@dataclass(frozen=True)
+class BearerAuth:
+    """Send ``Authorization: Bearer <token>`` with every request."""
+
+    token: str = field(repr=False)
+
+    def header(self) -> str:
+        """Return the value of the ``Authorization`` header."""
+        return f"Bearer {self.token}"
+
+
+@dataclass(frozen=True)
+class BasicAuth:
+    """Send HTTP Basic credentials with every request."""
+
+    user: str
+    password: str = field(repr=False)
+
+    def header(self) -> str:
+        """Return the value of the ``Authorization`` header."""
+        pair = f"{self.user}:{self.password}".encode()
+        return "Basic " + base64.b64encode(pair).decode("ascii")
+
+
+@dataclass(frozen=True)
+class DigestAuth:
+    """Answer HTTP Digest challenges (all Virtuoso's authenticated endpoints accept).
+
+    The first request to each URL costs one extra round trip to fetch the challenge; later
+    requests reuse it until the engine refuses it.
+    """
+
+    user: str
+    password: str = field(repr=False)
+
+
+Auth = BearerAuth | BasicAuth | DigestAuth
+
+
+class _DigestSigner:
+    """Computes Digest ``Authorization`` headers from cached challenges (thread-safe)."""
+
+    def __init__(self, auth: DigestAuth, opener: urllib.request.OpenerDirector) -> None:
+        self._passwords = urllib.request.HTTPPasswordMgrWithDefaultRealm()
+        self._handler = urllib.request.HTTPDigestAuthHandler(self._passwords)
+        self._auth = auth
+        self._opener = opener
+        self._challenges: dict[str, dict[str, str] | None] = {}
+        self._lock = threading.Lock()
+
+    def header(self, method: str, url: str, timeout: float) -> str | None:
+        """Return the ``Authorization`` value for ``method`` on ``url`` (None: not asked for)."""
+        with self._lock:
+            known = url in self._challenges
+            challenge = self._challenges.get(url)
+        if not known:
+            challenge = self._challenge(url, timeout)
+            with self._lock:
+                self._challenges[url] = challenge
+        if challenge is None:
+            return None
+        request = urllib.request.Request(url, method=method)
+        with self._lock:
+            root = urlunsplit((*urlsplit(url)[:2], "/", "", ""))
+            self._passwords.add_password(None, root, self._auth.user, self._auth.password)
+            answer = self._handler.get_authorization(request, challenge)
+        if answer is None:
+            raise StoreUnavailable(f"cannot answer the Digest challenge of {url}: {challenge}")
+        return f"Digest {answer}"
+
+    def forget(self) -> None:
+        """Drop the cached challenges (the engine refused one)."""
+        with self._lock:
+            self._challenges.clear()
+
+    def _challenge(self, url: str, timeout: float) -> dict[str, str] | None:
+        """Ask ``url`` for its Digest challenge; None when it serves without credentials."""
+        try:
+            self._opener.open(urllib.request.Request(url, method="GET"), timeout=timeout).close()
+        except urllib.error.HTTPError as e:
+            _read_error_body(e)
+            for value in e.headers.get_all("WWW-Authenticate") or []:
+                scheme, _, parameters = value.partition(" ")
+                if scheme.lower() == "digest":
+                    items = [i for i in urllib.request.parse_http_list(parameters) if i]
+                    return urllib.request.parse_keqv_list(items)
+        except (OSError, http.client.HTTPException) as e:
+            raise _connection_failure(e, url).error from e
+        return None
+
+
+@dataclass(frozen=True)
+class Engine:
+    """What SparqlStore needs to know about one SPARQL engine's behaviour."""
+
+    name: str
+    union_default_graph: UnionMode = "native"
+    """How the default graph becomes the union of the named graphs (see :data:`UnionMode`)."""
+    atomic_gsp_put: bool = False
+    """True when a Graph Store ``PUT`` or ``POST`` is one transaction (a reader never sees
+    half of it); otherwise cokg writes with SPARQL Update."""
+    keeps_empty_graphs: bool = False
+    """True when a named graph can exist with no triples (``GRAPH ?g {}`` lists it)."""
+    separate_default_graph: bool = False
+    """True when the default graph is stored apart from the named graphs (``count()`` adds it)."""
+    system_graphs: tuple[str, ...] = ()
+    """IRI prefixes of the engine's own graphs, hidden from ``graphs()``, ``count()``, dumps."""
+    describe_prologue: str = ""
+    """Text put before DESCRIBE queries."""
+    drop_all_is_safe: bool = True
+    """False when ``DROP ALL`` would also remove the engine's own graphs."""
+    fills_in_dataset: bool = True
+    """True when the engine fills in a dataset half given by a request (all named graphs when
+    only ``default-graph-uri`` is sent…) instead of leaving the other half empty."""
+    row_limit_header: str | None = None
+    """Response header that says the engine cut a SELECT result at its row limit."""
+    timeout_state_header: str | None = None
+    """Response header whose value ``S1TAT`` says the engine sent a partial result at its
+    time limit."""
+    query_timeout_parameter: str | None = None
+    """Query parameter that asks the engine to stop a query after that many milliseconds."""
+    blank_nodes_in_insert_data: bool = True
+    """False when ``INSERT DATA`` refuses blank nodes (Virtuoso): cokg then writes
+    ``INSERT { … } WHERE {}``, which means the same."""
+
+
+ENGINES: dict[str, Engine] = {
+    "oxigraph": Engine(
+        "oxigraph",
+        union_default_graph="oxigraph",
+        keeps_empty_graphs=True,
+        separate_default_graph=True,
+        fills_in_dataset=False,
+    ),
+    "fuseki": Engine(
+        "fuseki", union_default_graph="jena", atomic_gsp_put=True, separate_default_graph=True
+    ),
+    "virtuoso": Engine(
+        "virtuoso",
+        system_graphs=(
+            "http://www.openlinksw.com/",
+            "http://www.w3.org/ns/ldp#",
+            "http://localuriqaserver/",
+            "urn:activitystreams-owl:map",
+            "urn:core:services:",
+        ),
+        describe_prologue='DEFINE sql:describe-mode "CBD" ',
+        drop_all_is_safe=False,
+        row_limit_header="X-SPARQL-MaxRows",
+        blank_nodes_in_insert_data=False,
+        timeout_state_header="X-SQL-State",
+        query_timeout_parameter="timeout",
+    ),
+    "graphdb": Engine("graphdb", atomic_gsp_put=True),
+    "neptune": Engine("neptune", atomic_gsp_put=True),
+    "generic": Engine("generic"),
+}
+"""The engines SparqlStore knows, by name."""
+
+
+def guess_engine(query_url: str) -> Engine:
+    """Return the engine a query URL most likely belongs to (``generic`` when unsure).
+
+    >>> guess_engine("http://localhost:7878/query").name
+    'oxigraph'
+    >>> guess_engine("http://localhost:3030/ds/query").name
+    'fuseki'
+    """
+    parts = urlsplit(query_url)
+    path = parts.path.rstrip("/")
+    host = parts.hostname or ""
+    if re.fullmatch(r".*/repositories/[^/]+", path):
+        return ENGINES["graphdb"]
+    if host.endswith(".neptune.amazonaws.com") or (parts.port == 8182 and path == "/sparql"):
+        return ENGINES["neptune"]
+    if path == "/query":
+        return ENGINES["oxigraph"]
+    if path == "/sparql":
+        return ENGINES["virtuoso"]
+    match = re.fullmatch(r"/([^/]+)/(?:sparql|query)", path)
+    if match and match.group(1) not in ("blazegraph", "bigdata"):
+        return ENGINES["fuseki"]
+    return ENGINES["generic"]
+
+
+def _derived_urls(query_url: str, engine: Engine, auth: Auth | None) -> tuple[str, str | None]:
+    """Return the update and Graph Store URLs an engine serves next to its query URL."""
+    parts = urlsplit(query_url)
+    path = parts.path.rstrip("/")
+
+    def at(new_path: str) -> str:
+        return urlunsplit((parts.scheme, parts.netloc, new_path, "", ""))
+
+    if engine.name == "oxigraph":
+        base = path.rsplit("/", 1)[0]
+        return at(base + "/update"), at(base + "/store")
+    if engine.name == "fuseki":
+        base = path.rsplit("/", 1)[0]
+        return at(base + "/update"), at(base + "/data")
+    if engine.name == "virtuoso":
+        if auth is None:
+            return query_url, at(path + "-graph-crud")
+        return at(path + "-auth"), at(path + "-graph-crud-auth")
+    if engine.name == "graphdb":
+        return at(path + "/statements"), at(path + "/rdf-graphs/service")
+    if engine.name == "neptune":
+        return query_url, at(path + "/gsp/")
+    return query_url, None
+
+
+def query_form(sparql: str) -> str | None:
+    """Return ``SELECT``, ``ASK``, ``CONSTRUCT`` or ``DESCRIBE``, or None for anything else.
+
+    Looks past comments and the prologue (``BASE``, ``PREFIX``), never into the query body.
+
+    >>> query_form("PREFIX ex: <http://example.org/#> # ASK me\\n construct { ?s ?p ?o } where {}")
+    'CONSTRUCT'
+    >>> query_form("INSERT DATA {}") is None
+    True
+    """
+    keyword = _first_keyword(sparql)
+    return keyword if keyword in _FORMS else None
+
+
+def _first_keyword(sparql: str) -> str:
+    """Return the first word after comments and the prologue, upper-cased ("" if none)."""
+    position = 0
+    while match := _PROLOGUE.match(sparql, position):
+        if match.end() == position:
+            break
+        position = match.end()
+    keyword = re.match(r"[A-Za-z]+", sparql[position:])
+    return keyword.group(0).upper() if keyword else ""
+
+
+def _with_prefixes(sparql: str) -> str:
+    """Declare the :data:`~cokg.namespaces.PREFIXES` the text uses but does not declare.
+
+    The declarations go on the first line so that line numbers in the engine's messages stay
+    right.
+    """
+    declared = {name.lower() for name in re.findall(r"(?i)PREFIX\s*([^\s:]*):", sparql)}
+    missing = [
+        f"PREFIX {name}: <{iri}>"
+        for name, iri in PREFIXES.items()
+        if name not in declared and re.search(rf"(?<![\w.\-]){name}:", sparql)
+    ]
+    return " ".join(missing) + " " + sparql if missing else sparql
+
+
+def _engine_message(body: bytes) -> str:
+    """Return the useful part of an engine's error body."""
+    text = body.decode("utf-8", errors="replace").strip()
+    text = text.split("\n\nSPARQL query:", 1)[0]  # Virtuoso echoes the query after its message
+    return text[:2000] or "(no message)"
+
+
+def _wrapper_body(error: SPARQLWrapperException) -> bytes:
+    """Return the response body that SPARQLWrapper folded into its exception's message."""
+    message = str(error)
+    if "\n\nResponse:\n" in message:
+        try:
+            body = ast.literal_eval(message.split("\n\nResponse:\n", 1)[1])
+        except (ValueError, SyntaxError):
+            return message.encode()
+        if isinstance(body, bytes):
+            return body
+    return b""
+
+
+_WRAPPER_STATUS = {
+    "QueryBadFormed": 400,
+    "Unauthorized": 401,
+    "EndPointNotFound": 404,
+    "URITooLong": 414,
+    "EndPointInternalError": 500,
+}
+
+
+@dataclass
+class _Response:
+    """One HTTP answer, read in full or still open (``stream``)."""
+
+    status: int
+    headers: Message
+    body: bytes = b""
+    stream: IO[bytes] | None = None
+
+    @property
+    def media_type(self) -> str:
+        return self.headers.get_content_type().lower()
+
+
+class _Failure(Exception):
+    """An HTTP exchange that failed, with whether trying again is safe and useful."""
+
+    def __init__(self, error: CokgError, *, transient: bool, refused: bool = False) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.transient = transient
+        self.refused = refused
+        """True for a 401: the credentials (or a Digest nonce) were not accepted."""
+
+
+T = TypeVar("T")
+
+
+class SparqlStore:
+    """A store over a SPARQL 1.1 endpoint; see the module documentation.
+
+    ``query_url`` is the SPARQL query endpoint. ``update_url`` defaults to it (SPARQL 1.1
+    lets one URL serve both); without ``gsp_url`` graphs are read and written with SPARQL
+    alone. :meth:`for_endpoint` derives both for the engines it knows. ``engine`` names an
+    entry of :data:`ENGINES` (or is an :class:`Engine`); ``"auto"`` guesses from
+    ``query_url``. ``union_default_graph`` overrides how the engine is asked for the union of
+    the named graphs as default graph (see :data:`UnionMode`). ``timeout`` bounds every wait
+    for the engine, in seconds; ``query_timeout`` asks engines that take a per-query limit
+    (Virtuoso) to stop a query after that many seconds. Queries and reads are tried
+    ``retries`` more times when the engine cannot be reached or answers 503; writes never.
+    """
+
+    def __init__(
+        self,
+        query_url: str,
+        *,
+        update_url: str | None = None,
+        gsp_url: str | None = None,
+        auth: Auth | None = None,
+        timeout: float = 30.0,
+        retries: int = 2,
+        union_default_graph: UnionMode | Literal["auto"] = "auto",
+        engine: str | Engine = "auto",
+        query_timeout: float | None = None,
+    ) -> None:
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
+        if retries < 0:
+            raise ValueError("retries cannot be negative")
+        if isinstance(engine, Engine):
+            chosen = engine
+        elif engine == "auto":
+            chosen = guess_engine(query_url)
+        elif engine in ENGINES:
+            chosen = ENGINES[engine]
+        else:
+            raise ValueError(f"unknown engine {engine!r}; known: {', '.join(ENGINES)}")
+        if union_default_graph != "auto":
+            chosen = replace(chosen, union_default_graph=union_default_graph)
+        self.engine = chosen
+        self.query_url = query_url
+        self.update_url = update_url or query_url
+        self.gsp_url = gsp_url
+        self.auth = auth
+        self.timeout = timeout
+        self.retries = retries
+        self.query_timeout = query_timeout
+        self._opener = urllib.request.build_opener()
+        self._digest = _DigestSigner(auth, self._opener) if isinstance(auth, DigestAuth) else None
+
+    @classmethod
+    def for_endpoint(
+        cls,
+        url: str,
+        *,
+        update_url: str | None = None,
+        gsp_url: str | None = None,
+        auth: Auth | None = None,
+        timeout: float = 30.0,
+        retries: int = 2,
+        union_default_graph: UnionMode | Literal["auto"] = "auto",
+        engine: str | Engine = "auto",
+        query_timeout: float | None = None,
+    ) -> SparqlStore:
+        """Return a store for the query URL users know, deriving the update and GSP URLs.
+
+        Oxigraph ``…/query`` gives ``…/update`` and ``…/store``; Fuseki ``…/ds/sparql`` or
+        ``…/ds/query`` gives ``…/ds/update`` and ``…/ds/data``; Virtuoso ``…/sparql`` gives
+        itself and ``…/sparql-graph-crud`` (with ``auth``: ``…/sparql-auth`` and
+        ``…/sparql-graph-crud-auth``, which want :class:`DigestAuth`); GraphDB
+        ``…/repositories/R`` gives ``…/statements`` and ``…/rdf-graphs/service``; Neptune
+        ``…/sparql`` gives itself and ``…/sparql/gsp/``. Any other URL serves updates itself
+        and has no Graph Store. URLs given explicitly win.
+        """
+        store = cls(
+            url,
+            update_url=update_url,
+            gsp_url=gsp_url,
+            auth=auth,
+            timeout=timeout,
+            retries=retries,
+            union_default_graph=union_default_graph,
+            engine=engine,
+            query_timeout=query_timeout,
+        )
+        derived_update, derived_gsp = _derived_urls(url, store.engine, auth)
+        store.update_url = update_url or derived_update
+        store.gsp_url = gsp_url or derived_gsp
+        return store
+
+    def __repr__(self) -> str:
+        return f"SparqlStore({self.query_url!r}, engine={self.engine.name!r})"
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def query(
+        self,
+        sparql: str,
+        *,
+        default_graph_uris: Iterable[str] | None = None,
+        named_graph_uris: Iterable[str] | None = None,
+    ) -> QueryResult:
+        """Run a SPARQL 1.1 query over the union of the graphs (or the given dataset).
+
+        The common prefixes (:data:`cokg.namespaces.PREFIXES`) are predeclared. The whole
+        answer is read and checked before anything is returned, so a result the engine cut
+        short never passes for a complete one.
+
+        Returns :class:`pyoxigraph.QuerySolutions` (SELECT), :class:`pyoxigraph.QueryBoolean`
+        (ASK) or an iterator of :class:`pyoxigraph.Triple` (CONSTRUCT, DESCRIBE). Raises
+        :class:`~cokg.errors.QueryError` with the engine's message for a malformed query,
+        :class:`~cokg.errors.QueryTimeout` when the engine or the wait ran out of time and
+        :class:`~cokg.errors.StoreUnavailable` when the engine cannot be reached or fails.
+        """
+        form = query_form(sparql)
+        if _first_keyword(sparql) in _UPDATE_FORMS:
+            # Some engines (Virtuoso) run an update sent as a query: never let one through.
+            raise QueryError("malformed query: this is a SPARQL Update, not a query")
+        text = _with_prefixes(sparql)
+        if form == "DESCRIBE":
+            text = self.engine.describe_prologue + text
+        default = list(default_graph_uris or ())
+        named = list(named_graph_uris or ())
+        if not default and not named and has_dataset_clause(sparql):
+            params = []  # the query's FROM clauses name its dataset: no union on top of them
+        else:
+            params = self._dataset_params(default, named)
+        return self._run_query(text, form, params)
+
+    def graphs(self) -> list[str]:
+        """Return the IRIs of every named graph, sorted (the engine's own graphs left out)."""
+        pattern = "{}" if self.engine.keeps_empty_graphs else "{ ?s ?p ?o }"
+        solutions = self._select(f"SELECT DISTINCT ?g WHERE {{ GRAPH ?g {pattern} }}")
+        found = {row["g"].value for row in solutions if isinstance(row["g"], NamedNode)}
+        return sorted(g for g in found if not self._is_system_graph(g))
+
+    def count(self, graph: str | None = None) -> int:
+        """Return the number of quads in ``graph``, or in the whole store."""
+        if graph is not None:
+            return self._count(f"{{ GRAPH {NamedNode(graph)} {{ ?s ?p ?o }} }}")
+        if self.engine.system_graphs:
+            return sum(self._graph_sizes().values())
+        if self.engine.separate_default_graph:
+            return self._count("{ { ?s ?p ?o } UNION { GRAPH ?g { ?s ?p ?o } } }")
+        return self._count("{ GRAPH ?g { ?s ?p ?o } }")
+
+    def dump(self, output: IO[bytes], fmt: Format, *, graph: str | None = None) -> None:
+        """Write the store (a dataset format) or one graph (any format) to ``output``.
+
+        Streams: each graph is read from the engine (Graph Store ``GET`` or CONSTRUCT) while
+        it is written out. A dump of the whole store reads one graph after another, so it is
+        not a snapshot when writers are busy (an Oxigraph server with a Graph Store URL is
+        read in one request). Raises :class:`~cokg.errors.NotFound` for an unknown graph,
+        :class:`~cokg.errors.UnsupportedFormat` for a whole-store dump in a format without
+        graphs and :class:`~cokg.errors.StoreUnavailable` when a read breaks off (``output``
+        then holds a partial dump).
+        """
+        if graph is not None:
+            serialize(self._graph_triples(graph), output, fmt.oxigraph, prefixes=PREFIXES)
+        elif fmt.dataset:
+            serialize(self._all_quads(), output, fmt.oxigraph, prefixes=PREFIXES)
+        else:
+            raise UnsupportedFormat(
+                f"{fmt.label} holds one graph: name a graph or pick N-Quads or TriG for the store"
+            )
+
+    def close(self) -> None:
+        """Release the connections (each request opens its own, so there is nothing to do)."""
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def replace_graph(
+        self, graph: str, data: RdfInput, fmt: Format, *, base_iri: str | None = None
+    ) -> None:
+        """Replace the content of ``graph`` with ``data`` in one transaction.
+
+        The data is parsed here first, so malformed data raises
+        :class:`~cokg.errors.ParseError` and sends nothing.
+        """
+        self.replace_graph_quads(graph, parse_quads(data, fmt, graph=graph, base_iri=base_iri))
+
+    def replace_graph_quads(self, graph: str, quads: Iterable[Quad]) -> None:
+        """Replace ``graph`` with ``quads`` in one transaction.
+
+        Uses a Graph Store ``PUT`` where the engine makes it one transaction, otherwise one
+        SPARQL Update request (``DROP SILENT GRAPH`` then ``INSERT DATA``).
+        """
+        target = NamedNode(graph)
+        quads = list(quads)
+        if (
+            quads
+            and self.gsp_url
+            and self.engine.atomic_gsp_put
+            and all(q.graph_name == target for q in quads)
+        ):
+            self._gsp_write("PUT", graph, quads)
+            return
+        update = f"DROP SILENT GRAPH {target}"
+        if quads:
+            update += " ;\n" + self._insert(quads)
+        self._run_update(update)
+
+    def add_to_graph(
+        self, graph: str, data: RdfInput, fmt: Format, *, base_iri: str | None = None
+    ) -> None:
+        """Add ``data`` to ``graph`` in one transaction (parsed here first, like replace)."""
+        self.add_quads(parse_quads(data, fmt, graph=graph, base_iri=base_iri))
+
+    def add_quads(self, quads: Iterable[Quad]) -> None:
+        """Add ``quads`` in one transaction (Graph Store ``POST`` or ``INSERT DATA``)."""
+        quads = list(quads)
+        if not quads:
+            return
+        first = quads[0].graph_name
+        if (
+            self.gsp_url
+            and self.engine.atomic_gsp_put
+            and isinstance(first, NamedNode)
+            and all(q.graph_name == first for q in quads)
+        ):
+            self._gsp_write("POST", first.value, quads)
+        else:
+            self._run_update(self._insert(quads))
+
+    def delete_graph(self, graph: str) -> None:
+        """Delete ``graph``; raises :class:`~cokg.errors.NotFound` when it does not exist."""
+        target = NamedNode(graph)
+        if self.gsp_url:
+            self._gsp_request("DELETE", graph, retry=False, missing=f"no graph {graph}")
+            return
+        if not self._graph_exists(graph):
+            raise NotFound(f"no graph {graph}")
+        self._run_update(f"DROP SILENT GRAPH {target}")
+
+    def update(self, sparql: str) -> None:
+        """Run a SPARQL 1.1 Update (one request, which the engine runs as one transaction).
+
+        The common prefixes are predeclared. Raises :class:`~cokg.errors.QueryError` with the
+        engine's message for a malformed update. Never retried: a lost answer does not say
+        whether the update happened.
+        """
+        self._run_update(_with_prefixes(sparql))
+
+    def clear(self) -> None:
+        """Delete every graph (the engine's own graphs stay)."""
+        if self.engine.drop_all_is_safe:
+            self._run_update("DROP ALL")
+            return
+        graphs = self.graphs()
+        if graphs:
+            self._run_update(" ;\n".join(f"DROP SILENT GRAPH {NamedNode(g)}" for g in graphs))
+
+    # -- engine differences ----------------------------------------------------------------
+
+    def _insert(self, quads: list[Quad]) -> str:
+        template = not self.engine.blank_nodes_in_insert_data and any(
+            isinstance(term, BlankNode) for q in quads for term in (q.subject, q.object)
+        )
+        return _insert(quads, template=template)
+
+    def _is_system_graph(self, graph: str) -> bool:
+        return graph.startswith(self.engine.system_graphs) if self.engine.system_graphs else False
+
+    def _dataset_params(self, default: list[str], named: list[str]) -> list[tuple[str, str]]:
+        """Return the protocol parameters that give a query its dataset.
+
+        With neither list the default graph is the union of the named graphs. With one of
+        them the dataset is exactly what was given, as the SPARQL 1.1 Protocol says: the other
+        half is empty, also on engines that would fill it in.
+        """
+        if not default and not named:
+            if self.engine.union_default_graph == "oxigraph":
+                return [("union-default-graph", "")]
+            if self.engine.union_default_graph == "jena":
+                return [("default-graph-uri", _JENA_UNION_GRAPH)]
+            return []
+        if self.engine.fills_in_dataset:
+            default = default or [_NO_GRAPH]
+            named = named or [_NO_GRAPH]
+        return [("default-graph-uri", g) for g in default] + [("named-graph-uri", g) for g in named]
+
+    def _graph_sizes(self) -> dict[str, int]:
+        """Return the number of triples of every named graph (the engine's own left out)."""
+        solutions = self._select(
+            "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"
+        )
+        return {
+            row["g"].value: int(row["n"].value)
+            for row in solutions
+            if isinstance(row["g"], NamedNode) and not self._is_system_graph(row["g"].value)
+        }
+
+    def _select(self, text: str) -> QuerySolutions:
+        """Run one of SparqlStore's own SELECT queries (no dataset parameters)."""
+        solutions = self._run_query(text, "SELECT", [])
+        if not isinstance(solutions, QuerySolutions):
+            raise StoreUnavailable(
+                f"the engine did not answer a SELECT query with solutions: {text}"
+            )
+        return solutions
+
+    def _count(self, pattern: str) -> int:
+        for row in self._select(f"SELECT (COUNT(*) AS ?n) WHERE {pattern}"):
+            return int(row["n"].value)
+        return 0
+
+    def _graph_exists(self, graph: str) -> bool:
+        pattern = "{}" if self.engine.keeps_empty_graphs else "{ ?s ?p ?o }"
+        answer = self._run_query(f"ASK {{ GRAPH {NamedNode(graph)} {pattern} }}", "ASK", [])
+        return bool(answer)
+
+    # -- dumps -----------------------------------------------------------------------------
+
+    def _graph_triples(self, graph: str, *, expected: int | None = None) -> Iterator[Triple]:
+        """Open ``graph`` for reading now (so NotFound comes first); stream its triples."""
+        if self.engine.row_limit_header and expected is None:
+            expected = self.count(graph)
+        if self.gsp_url:
+            response = self._gsp_request(
+                "GET", graph, retry=True, missing=f"no graph {graph}", accept=_RDF_ACCEPT
+            )
+        else:
+            if not self._graph_exists(graph):
+                raise NotFound(f"no graph {graph}")
+            text = f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH {NamedNode(graph)} {{ ?s ?p ?o }} }}"
+            response = self._sparql_query(text, "CONSTRUCT", [], stream=True)
+        return self._stream_triples(response, f"graph {graph}", expected)
+
+    def _all_quads(self) -> Iterator[Quad]:
+        """Stream every quad of the store, graph after graph."""
+        if self.engine.name == "oxigraph" and self.gsp_url:
+            response = self._http(
+                "GET", self.gsp_url, headers={"Accept": "application/n-quads"}, stream=True
+            )
+            yield from self._stream_quads(response, "the store")
+            return
+        sizes = self._graph_sizes() if self.engine.row_limit_header else {}
+        for graph in self.graphs():
+            target = NamedNode(graph)
+            for triple in self._graph_triples(graph, expected=sizes.get(graph)):
+                yield Quad(triple.subject, triple.predicate, triple.object, target)
+
+    def _stream_triples(
+        self, response: _Response, what: str, expected: int | None
+    ) -> Iterator[Triple]:
+        seen = 0
+        for quad in self._stream_quads(response, what):
+            seen += 1
+            yield quad.triple
+        if expected is not None and seen < expected:
+            raise StoreUnavailable(
+                f"the engine sent {seen} of the {expected} triples of {what}: its result "
+                "size limit (Virtuoso: ResultSetMaxRows in virtuoso.ini) is too low for a dump"
+            )
+
+    def _stream_quads(self, response: _Response, what: str) -> Iterator[Quad]:
+        assert response.stream is not None
+        fmt = _rdf_format(response)
+        try:
+            yield from parse(response.stream, fmt.oxigraph, rename_blank_nodes=True)
+        except SyntaxError as e:
+            raise _broken_off(str(e).encode(), what) from e
+        except TimeoutError as e:
+            raise QueryTimeout(f"reading {what} from the engine took too long: {e}") from e
+        except (OSError, http.client.HTTPException) as e:
+            raise StoreUnavailable(f"reading {what} from the engine broke off: {e}") from e
+        finally:
+            response.stream.close()
+
+    # -- SPARQL protocol -------------------------------------------------------------------
+
+    def _run_query(self, text: str, form: str | None, params: list[tuple[str, str]]) -> QueryResult:
+        response = self._sparql_query(text, form, params)
+        return _read_result(response, form, self.engine)
+
+    def _sparql_query(
+        self,
+        text: str,
+        form: str | None,
+        params: list[tuple[str, str]],
+        *,
+        stream: bool = False,
+    ) -> _Response:
+        """POST a query; return the answer read in full (or open, with ``stream``)."""
+        accept = (
+            _RDF_ACCEPT
+            if form in ("CONSTRUCT", "DESCRIBE")
+            else _RESULTS_ACCEPT
+            if form
+            else _ANY_ACCEPT
+        )
+        if self.query_timeout is not None and self.engine.query_timeout_parameter:
+            milliseconds = str(max(1, round(self.query_timeout * 1000)))
+            params = [*params, (self.engine.query_timeout_parameter, milliseconds)]
+
+        def attempt() -> _Response:
+            wrapper = self._wrapper(self.query_url)
+            wrapper.setReturnFormat(TURTLE if form in ("CONSTRUCT", "DESCRIBE") else JSON)
+            # Set the text and form directly: SPARQLWrapper's own guess warns on text it cannot
+            # classify and would send a malformed query to the update endpoint.
+            wrapper.queryString = text
+            wrapper.queryType = form or "SELECT"
+            for name, value in params:
+                wrapper.addParameter(name, value)
+            wrapper.addCustomHttpHeader("Accept", accept)
+            return self._open_wrapper(wrapper, stream=stream, what="query")
+
+        return self._attempt(attempt, retry=True)
+
+    def _run_update(self, text: str) -> None:
+        """POST an update, once."""
+
+        def attempt() -> _Response:
+            wrapper = self._wrapper(self.update_url)
+            wrapper.queryString = text
+            wrapper.queryType = "INSERT"  # any update form: SPARQLWrapper then POSTs `update=`
+            return self._open_wrapper(wrapper, stream=False, what="update")
+
+        self._attempt(attempt, retry=False)
+
+    def _wrapper(self, url: str) -> SPARQLWrapper:
+        wrapper = SPARQLWrapper(url, updateEndpoint=url, agent=_AGENT)
+        wrapper.setMethod(POST)
+        wrapper.setOnlyConneg(True)
+        # urlopen takes float seconds; SPARQLWrapper.setTimeout would round 0.5 down to "none".
+        wrapper.timeout = self.timeout  # type: ignore[assignment]
+        authorization = self._authorization("POST", url)
+        if authorization:
+            wrapper.addCustomHttpHeader("Authorization", authorization)
+        return wrapper
+
+    def _authorization(self, method: str, url: str) -> str | None:
+        if self._digest is not None:
+            return self._digest.header(method, url, self.timeout)
+        if isinstance(self.auth, (BearerAuth, BasicAuth)):
+            return self.auth.header()
+        return None
+
+    def _open_wrapper(self, wrapper: SPARQLWrapper, *, stream: bool, what: str) -> _Response:
+        started = time.monotonic()
+        try:
+            raw = wrapper.query().response
+        except SPARQLWrapperException as e:
+            status = _WRAPPER_STATUS.get(type(e).__name__, 500)
+            raise _status_failure(status, _wrapper_body(e), what, wrapper.endpoint) from e
+        except urllib.error.HTTPError as e:
+            raise _status_failure(e.code, _read_error_body(e), what, wrapper.endpoint) from e
+        except (OSError, http.client.HTTPException) as e:
+            raise _connection_failure(e, wrapper.endpoint) from e
+        return _take(raw, stream=stream, deadline=started + self.timeout)
+
+    # -- Graph Store protocol --------------------------------------------------------------
+
+    def _gsp_target(self, graph: str) -> str:
+        assert self.gsp_url is not None
+        separator = "&" if "?" in self.gsp_url else "?"
+        return f"{self.gsp_url}{separator}graph={quote(graph, safe='')}"
+
+    def _gsp_write(self, method: str, graph: str, quads: list[Quad]) -> None:
+        body = serialize([q.triple for q in quads], format=RdfFormat.N_TRIPLES)
+        assert body is not None
+        self._gsp_request(
+            method, graph, retry=False, body=body, content_type="application/n-triples"
+        )
+
+    def _gsp_request(
+        self,
+        method: str,
+        graph: str,
+        *,
+        retry: bool,
+        missing: str | None = None,
+        accept: str | None = None,
+        body: bytes | None = None,
+        content_type: str | None = None,
+    ) -> _Response:
+        headers = {}
+        if accept:
+            headers["Accept"] = accept
+        if content_type:
+            headers["Content-Type"] = content_type
+        url = self._gsp_target(graph)
+        try:
+            return self._attempt(
+                lambda: self._http(
+                    method, url, headers=headers, body=body, stream=True, missing=missing
+                ),
+                retry=retry,
+            )
+        except QueryError as e:
+            if body is None:
+                raise
+            raise ParseError(f"the engine refused the data: {e}") from e
+
+    def _http(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str],
+        body: bytes | None = None,
+        stream: bool = False,
+        missing: str | None = None,
+    ) -> _Response:
+        """Send one plain HTTP request (Graph Store); a 404 raises NotFound(``missing``)."""
+        request = urllib.request.Request(url, data=body, method=method, headers=headers)
+        request.add_header("User-Agent", _AGENT)
+        authorization = self._authorization(method, url)
+        if authorization:
+            request.add_header("Authorization", authorization)
+        started = time.monotonic()
+        try:
+            raw = self._opener.open(request, timeout=self.timeout)
+        except urllib.error.HTTPError as e:
+            body = _read_error_body(e)
+            if e.code == 404 and missing is not None:
+                raise _Failure(NotFound(missing), transient=False) from e
+            raise _status_failure(e.code, body, method, url) from e
+        except (OSError, http.client.HTTPException) as e:
+            raise _connection_failure(e, url) from e
+        return _take(raw, stream=stream and method == "GET", deadline=started + self.timeout)
+
+    # -- retries ---------------------------------------------------------------------------
+
+    def _attempt(self, action: Callable[[], T], *, retry: bool) -> T:
+        """Run ``action``; try again after transient failures when ``retry`` says it is safe."""
+        tries = 1 + (self.retries if retry else 0)
+        refreshed = False
+        for attempt in range(tries):
+            try:
+                return action()
+            except _Failure as failure:
+                if failure.refused and self._digest is not None and not refreshed:
+                    # a stale Digest nonce: the engine did nothing, so asking again is safe
+                    self._digest.forget()
+                    refreshed = True
+                    try:
+                        return action()
+                    except _Failure as second:
+                        failure = second
+                if not failure.transient or attempt == tries - 1:
+                    raise failure.error from failure.__cause__
+                # a short backoff: the engine is restarting or shedding load
+                time.sleep(min(0.1 * 2**attempt, 1.0))
+        raise AssertionError("unreachable")
+
+
+def _insert(quads: list[Quad], *, template: bool) -> str:
+    """Return an update that inserts ``quads``: ``INSERT DATA``, or a template with ``WHERE {}``."""
+    lines = [
+        f"GRAPH {q.graph_name} {{ {q.subject} {q.predicate} {q.object} }}"
+        if isinstance(q.graph_name, NamedNode)
+        else f"{q.subject} {q.predicate} {q.object} ."
+        for q in quads
+    ]
+    body = "{\n" + "\n".join(lines) + "\n}"
+    return f"INSERT {body} WHERE {{}}" if template else f"INSERT DATA {body}"
+
+
+def _take(raw: http.client.HTTPResponse, *, stream: bool, deadline: float) -> _Response:
+    """Read a response in full by ``deadline`` (a monotonic time) unless ``stream``.
+
+    The socket timeout only bounds each read: an engine that keeps sending (Oxigraph streams
+    results past its own time limit) is stopped here, by closing the connection.
+    """
+    response = _Response(raw.status, raw.headers)
+    if stream:
+        response.stream = raw
+        return response
+    chunks = []
+    try:
+        while chunk := raw.read(1 << 16):
+            chunks.append(chunk)
+            if time.monotonic() > deadline:
+                raise _Failure(
+                    QueryTimeout("the engine was still sending its answer at the time limit"),
+                    transient=False,
+                )
+        response.body = b"".join(chunks)
+    except TimeoutError as e:
+        raise _Failure(
+            QueryTimeout(f"the engine did not answer in time: {e}"), transient=False
+        ) from e
+    except (OSError, http.client.HTTPException) as e:
+        raise _Failure(
+            StoreUnavailable(f"the engine's answer broke off: {e!r}"), transient=False
+        ) from e
+    finally:
+        raw.close()
+    return response
+
+
+def _read_error_body(error: urllib.error.HTTPError) -> bytes:
+    """Read and close an error response (an unclosed one leaks its socket)."""
+    try:
+        return error.read()
+    except (OSError, http.client.HTTPException):
+        return b""
+    finally:
+        error.close()
+
+
+def _status_failure(status: int, body: bytes, what: str, url: str) -> _Failure:
+    """Turn an HTTP error status into the cokg error a caller expects."""
+    message = _engine_message(body)
+    if status in (408, 504) or (status >= 500 and _TIMEOUT_TEXT.search(message)):
+        return _Failure(QueryTimeout(f"the engine stopped the {what}: {message}"), transient=False)
+    if status == 400 or status in (413, 414, 422):
+        line, column = position_of(message)
+        kind = "query" if what == "query" else "update" if what == "update" else "request"
+        return _Failure(
+            QueryError(f"malformed {kind}: {message}", line=line, column=column), transient=False
+        )
+    if status in (401, 403, 405):
+        return _Failure(
+            StoreUnavailable(f"the engine at {url} refused the {what} ({status}): {message}"),
+            transient=False,
+            refused=status == 401,
+        )
+    if status == 404:
+        return _Failure(StoreUnavailable(f"no SPARQL service at {url} (404)"), transient=False)
+    if status == 503:
+        return _Failure(
+            StoreUnavailable(f"the engine is unavailable (503): {message}"), transient=True
+        )
+    if status >= 500:
+        return _Failure(
+            StoreUnavailable(f"the engine failed ({status}): {message}"), transient=False
+        )
+    return _Failure(
+        QueryError(f"the engine refused the {what} ({status}): {message}"), transient=False
+    )
+
+
+def _connection_failure(error: OSError | http.client.HTTPException, url: str) -> _Failure:
+    """Turn a network-level failure into StoreUnavailable (worth a retry) or QueryTimeout."""
+    reason = error.reason if isinstance(error, urllib.error.URLError) else error
+    if isinstance(reason, TimeoutError):
+        return _Failure(QueryTimeout(f"no answer from {url} in time: {reason}"), transient=False)
+    return _Failure(StoreUnavailable(f"cannot reach {url}: {reason}"), transient=True)
+
+
+def _rdf_format(response: _Response) -> Format:
+    try:
+        return RDF_FORMATS.by_media_type(response.media_type)
+    except UnsupportedFormat as e:
+        raise StoreUnavailable(f"the engine answered in an unexpected {e}") from e
+
+
+def _broken_off(body: bytes, what: str) -> CokgError:
+    """Return the error for an answer that does not parse: cut at a time limit, or broken."""
+    message = _engine_message(body[-4000:])
+    if _TIMEOUT_TEXT.search(message):
+        return QueryTimeout(f"the engine stopped the {what} at its time limit: {message[-300:]}")
+    return StoreUnavailable(
+        f"the engine's answer to the {what} is malformed or cut short: {message[-300:]}"
+    )
+
+
+def _read_result(response: _Response, form: str | None, engine: Engine) -> QueryResult:
+    """Turn a complete query answer into pyoxigraph results, refusing partial ones."""
+    state = response.headers.get(engine.timeout_state_header or "", "").strip()
+    if state == "S1TAT":
+        raise QueryTimeout(
+            "the engine stopped the query at its time limit and sent a partial result: "
+            + response.headers.get("X-SQL-Message", "")
+        )
+    if engine.row_limit_header and response.headers.get(engine.row_limit_header):
+        raise QueryError(
+            f"the engine cut the result at {response.headers[engine.row_limit_header]} rows "
+            "(its result size limit); page the query with LIMIT and OFFSET"
+        )
+    if form in ("CONSTRUCT", "DESCRIBE") or (
+        form is None and response.media_type not in RESULTS_FORMATS.media_types()
+    ):
+        fmt = _rdf_format(response)
+        try:
+            return iter([q.triple for q in parse(response.body, fmt.oxigraph)])
+        except SyntaxError as e:
+            raise _broken_off(response.body, "query") from e
+    try:
+        results_format = RESULTS_FORMATS.by_media_type(response.media_type)
+    except UnsupportedFormat as e:
+        raise StoreUnavailable(f"the engine answered in an unexpected {e}") from e
+    if results_format is SPARQL_CSV:
+        raise StoreUnavailable("the engine answered in CSV, which loses term types")
+    try:
+        parsed = parse_query_results(response.body, results_format.oxigraph)
+        if isinstance(parsed, QuerySolutions):
+            for _ in parsed:  # read to the end: a cut answer fails here, not in the caller
+                pass
+            fresh = parse_query_results(response.body, results_format.oxigraph)
+            assert isinstance(fresh, QuerySolutions)
+            return fresh
+    except SyntaxError as e:
+        raise _broken_off(response.body, "query") from e
+    assert isinstance(parsed, QueryBoolean)
+    return parsed
