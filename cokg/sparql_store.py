@@ -369,8 +369,11 @@ def _first_keyword(sparql: str) -> str:
 def _with_prefixes(sparql: str) -> str:
     """Declare the :data:`~cokg.namespaces.PREFIXES` the text uses but does not declare.
 
-    The declarations go on the first line so that line numbers in the engine's messages stay
-    right.
+    The declarations take one line of their own before the query, so columns in the engine's
+    messages stay right and lines are off by exactly one (:func:`_unshift` puts them back).
+
+    >>> _with_prefixes("ASK { ?s a schema:Person }").splitlines()[0]
+    'PREFIX schema: <https://schema.org/>'
     """
     declared = {name.lower() for name in re.findall(r"(?i)PREFIX\s*([^\s:]*):", sparql)}
     missing = [
@@ -378,7 +381,25 @@ def _with_prefixes(sparql: str) -> str:
         for name, iri in PREFIXES.items()
         if name not in declared and re.search(rf"(?<![\w.\-]){name}:", sparql)
     ]
-    return " ".join(missing) + " " + sparql if missing else sparql
+    return " ".join(missing) + "\n" + sparql if missing else sparql
+
+
+_REPORTED_LINE = re.compile(r"(\bat |\bline |\bbetween line |\band line )(\d+)")
+
+
+def _unshift(error: QueryError, lines: int) -> QueryError:
+    """Return ``error`` with its line numbers moved up by the ``lines`` cokg prepended.
+
+    >>> str(_unshift(QueryError("malformed query: error at 2:8: expected", line=2, column=8), 1))
+    'malformed query: error at 1:8: expected'
+    """
+    if not lines:
+        return error
+    message = _REPORTED_LINE.sub(
+        lambda m: m.group(1) + str(max(1, int(m.group(2)) - lines)), error.message
+    )
+    line = max(1, error.line - lines) if error.line is not None else None
+    return QueryError(message, line=line, column=error.column)
 
 
 def _engine_message(body: bytes) -> str:
@@ -559,6 +580,7 @@ class SparqlStore:
             # Some engines (Virtuoso) run an update sent as a query: never let one through.
             raise QueryError("malformed query: this is a SPARQL Update, not a query")
         text = _with_prefixes(sparql)
+        added = text.count("\n") - sparql.count("\n")
         if form == "DESCRIBE":
             text = self.engine.describe_prologue + text
         default = list(default_graph_uris or ())
@@ -567,7 +589,12 @@ class SparqlStore:
             params = []  # the query's FROM clauses name its dataset: no union on top of them
         else:
             params = self._dataset_params(default, named)
-        return self._run_query(text, form, params)
+        try:
+            return self._run_query(text, form, params)
+        except QueryError as error:
+            if not added:
+                raise
+            raise _unshift(error, added) from error
 
     def graphs(self) -> list[str]:
         """Return the IRIs of every named graph, sorted (the engine's own graphs left out)."""
@@ -681,7 +708,14 @@ class SparqlStore:
         engine's message for a malformed update. Never retried: a lost answer does not say
         whether the update happened.
         """
-        self._run_update(_with_prefixes(sparql))
+        text = _with_prefixes(sparql)
+        try:
+            self._run_update(text)
+        except QueryError as error:
+            added = text.count("\n") - sparql.count("\n")
+            if not added:
+                raise
+            raise _unshift(error, added) from error
 
     def clear(self) -> None:
         """Delete every graph (the engine's own graphs stay)."""

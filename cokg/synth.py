@@ -29,9 +29,11 @@ from __future__ import annotations
 
 import calendar
 import datetime
+import functools
 import random
 import re
 import shutil
+import string
 import unicodedata
 from bisect import bisect
 from collections.abc import Iterator, Sequence
@@ -221,6 +223,18 @@ review|prioritise|plan|monitor|transform|commission|sustain""",
 )
 
 STUDIES = _words("project study programme partnership pilot research evaluation initiative")
+
+SLOT_WORDS = {
+    "group": GROUPS,
+    "place": [place.replace("-", " ") for place in PLACES],
+    "verb": VERBS_INF,
+    "past": VERBS_PAST,
+    "service": SERVICES,
+    "study": STUDIES,
+    "factor": FACTORS,
+    "method": METHODS,
+    "month": list(calendar.month_name)[1:],
+}
 
 SENTENCES = (
     "{Org} worked with {group} in {place} to {verb} {service}.",
@@ -438,10 +452,13 @@ def _person(index: int) -> _Person:
 
 @dataclass(frozen=True)
 class _Organisation:
-    slug: str
     name: str
     kind: str
     parent: int | None
+
+    @property
+    def slug(self) -> str:
+        return slugify(self.name)
 
 
 def _organisation(index: int) -> _Organisation:
@@ -454,7 +471,12 @@ def _organisation(index: int) -> _Organisation:
         area += f" {level // len(AREA_PREFIXES) + 1}"
     name = template.format(place=area)
     parent = index - index % len(ORG_TEMPLATES) if kind == "unit" else None
-    return _Organisation(slugify(name), name, kind, parent)
+    return _Organisation(name, kind, parent)
+
+
+@functools.cache
+def _slots(template: str) -> tuple[str, ...]:
+    return tuple(name for _, name, _, _ in string.Formatter().parse(template) if name)
 
 
 def _initials(name: str) -> str:
@@ -477,6 +499,7 @@ class _Generator:
         order = list(range(len(keywords)))
         random.Random(seed + 1).shuffle(order)  # which keywords are popular depends on the seed
         self.keyword_by_rank = order
+        self.keyword_refs = [f"keyword:{slugify(label)}" for label in keywords]
         self.keyword_cumulative = _zipf_cumulative(len(keywords), 1.0)
         self.facets = {prop: _facet_slugs(scheme, cls) for scheme, prop, cls in FACET_SCHEMES}
         self.documents = 0
@@ -488,40 +511,32 @@ class _Generator:
         return self.keywords[self.keyword_by_rank[index]]
 
     def _fill(self, template: str) -> str:
-        rng = self.rng
-        org = _organisation(rng.randrange(self.organisations)).name
-        group, group2 = rng.sample(GROUPS, 2)
-        factor, factor2, factor3 = rng.sample(FACTORS, 3)
-        method, method2 = rng.sample(METHODS, 2)
-        kw = self._keyword_label()
-        kw2 = next(
-            (k for k in (self._keyword_label() for _ in range(5)) if k != kw), "co-production"
-        )
-        values = {
-            "org": org,
-            "group": group,
-            "group2": group2,
-            "place": rng.choice(PLACES).replace("-", " "),
-            "verb": rng.choice(VERBS_INF),
-            "past": rng.choice(VERBS_PAST),
-            "service": rng.choice(SERVICES),
-            "study": rng.choice(STUDIES),
-            "kw": kw,
-            "kw2": kw2,
-            "factor": factor,
-            "factor2": factor2,
-            "factor3": factor3,
-            "method": method,
-            "method2": method2,
-            "month": rng.choice(MONTHS),
-            "year": str(rng.randint(2000, 2025)),
-            "n": str(rng.randint(3, 40)),
-            "n2": str(rng.randint(3, 40)),
-        }
-        values.update(
-            {key.capitalize(): value[:1].upper() + value[1:] for key, value in values.items()}
-        )
+        """Fill the ``{slots}`` of ``template``; a capitalised slot capitalises its value."""
+        values: dict[str, str] = {}
+        for slot in _slots(template):
+            key = slot.lower()
+            if key not in values:
+                values[key] = self._slot_value(key.rstrip("23"), set(values.values()))
+            if slot != key:
+                values[slot] = values[key][:1].upper() + values[key][1:]
         return template.format(**values)
+
+    def _slot_value(self, kind: str, taken: set[str]) -> str:
+        rng = self.rng
+        for _ in range(10):  # bounded: a second slot of a kind differs from the first
+            if kind == "kw":
+                value = self._keyword_label()
+            elif kind == "org":
+                value = _organisation(rng.randrange(self.organisations)).name
+            elif kind == "year":
+                value = str(rng.randint(2000, 2025))
+            elif kind == "n":
+                value = str(rng.randint(3, 40))
+            else:
+                value = rng.choice(SLOT_WORDS[kind])
+            if value not in taken:
+                break
+        return value
 
     def title(self) -> str:
         return self._fill(self.rng.choice(TITLES))
@@ -586,9 +601,10 @@ class _Generator:
         rng = self.rng
         slug = f"synth-{number:06d}"
         title, description = self.title(), self.description()
+        quoted_title, quoted_description = _text(title), _text(description)
         label, start, end = self.period()
         keywords = _pick_distinct(rng, self.keyword_cumulative, rng.randint(3, 8))
-        subjects = [f"keyword:{slugify(self.keywords[self.keyword_by_rank[k]])}" for k in keywords]
+        subjects = [self.keyword_refs[self.keyword_by_rank[k]] for k in keywords]
         contributors = list(
             dict.fromkeys(self.person_ref() for _ in range(rng.choice((1, 1, 2, 2, 2, 3, 3, 4))))
         )
@@ -624,10 +640,10 @@ class _Generator:
             f"project:{slug}",
             [
                 ("a", ["schema:ResearchProject", "foaf:Project"]),
-                ("dcterms:title", [_text(title)]),
-                ("schema:name", [_text(title)]),
-                ("dcterms:description", [_text(description)]),
-                ("schema:description", [_text(description)]),
+                ("dcterms:title", [quoted_title]),
+                ("schema:name", [quoted_title]),
+                ("dcterms:description", [quoted_description]),
+                ("schema:description", [quoted_description]),
                 ("dcterms:temporal", [f"period:{slug}"]),
                 (
                     "dcterms:date",

@@ -425,6 +425,18 @@ def test_malformed_query_raises_query_error(loaded: WritableStore) -> None:
     assert len(str(caught.value)) > len("malformed query: ")
 
 
+def test_error_position_is_the_users_despite_predeclared_prefixes(
+    loaded: WritableStore,
+) -> None:
+    # The query uses a predeclared prefix (skos:), so a remote store adds a PREFIX line.
+    with pytest.raises(QueryError) as caught:
+        loaded.query("SELECT * WHERE { ?s a skos:Concept ; ?p }")
+    if caught.value.line is not None:  # Oxigraph reports a position; some engines do not
+        assert caught.value.line == 1
+    if caught.value.column is not None:  # Virtuoso gives the line only
+        assert caught.value.column < 45
+
+
 def test_query_refuses_an_update(loaded: WritableStore) -> None:
     before = loaded.count()
     with pytest.raises(QueryError):
