@@ -1,0 +1,692 @@
+"""The HTML pages: the home page, and one page per resource at ``/page/R``.
+
+A resource page has two views of the same description (:func:`cokg.describe.describe`): a
+reading view by kind (an entry reads like the original knowledge-base entry; a concept scheme
+shows its hierarchy; the ontology documents every term) and a semantic-web view (types, every
+property with its label, copyable IRIs, outbound ORCID / ROR / DOI / Wikidata links marked),
+followed by the inverse links grouped by property, with counts and paging, the schema.org
+JSON-LD of the resource, and the SPARQL behind the page. A few queries build a page, never one
+per row; long value lists and backlink lists are paged, never cut off silently.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, render_template, request
+from pyoxigraph import BlankNode, Literal, NamedNode, Triple
+
+from cokg.describe import (
+    describe,
+    describe_query,
+    labels_of,
+    mentioned,
+    prefixes_for,
+    sparql_iri,
+)
+from cokg.errors import NotFound
+from cokg.formats import RDF_FORMATS
+from cokg.namespaces import (
+    COP_ONTOLOGY,
+    DCTERMS,
+    FOAF,
+    RDF,
+    RDFS,
+    SCHEMA,
+    SKOS,
+    XSD,
+    sparql_prologue,
+)
+from cokg.store import ReadableStore
+
+from .resources import (
+    conditional,
+    data_url,
+    iri_of,
+    link_header,
+    page_url,
+    path_of,
+    resource_path,
+)
+from .state import cokg_state
+
+pages = Blueprint("pages", __name__)
+
+PAGE_SIZE = 100
+"""Values of one property, or backlinks through one property, shown per page."""
+
+EXTERNAL = (
+    ("https://orcid.org/", "ORCID"),
+    ("https://ror.org/", "ROR"),
+    ("https://doi.org/", "DOI"),
+    ("http://www.wikidata.org/entity/", "Wikidata"),
+    ("https://www.wikidata.org/wiki/", "Wikidata"),
+)
+_CSP = (
+    "default-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'self'"
+)
+_FACETS = (
+    ("https://w3id.org/coprod/ontology/approach", "Co-production approach"),
+    ("https://w3id.org/coprod/ontology/participationLevel", "Participation level"),
+    ("https://w3id.org/coprod/ontology/stage", "Stage"),
+    ("https://w3id.org/coprod/ontology/participantGroup", "Participant groups"),
+)
+
+
+@dataclass(frozen=True)
+class Value:
+    """One RDF term as a page shows it: text, where it links, and what it is."""
+
+    text: str
+    kind: str  # "iri", "literal" or "bnode"
+    href: str | None = None
+    iri: str | None = None
+    note: str | None = None  # a literal's language or datatype
+    external: str | None = None  # "ORCID", "ROR", "DOI" or "Wikidata"
+
+
+@dataclass
+class Group:
+    """The values of one property (or the backlinks through one), one page of them."""
+
+    iri: str
+    label: str
+    compact: str
+    count: int
+    values: list[Value]
+    anchor: str
+    href: str | None = None
+    previous_href: str | None = None
+    next_href: str | None = None
+    first: int = 1
+
+
+@dataclass
+class Term:
+    """A class or property of the ontology, as its documentation shows it."""
+
+    iri: str
+    href: str | None
+    label: str
+    kinds: list[str] = field(default_factory=list)
+    definition: str | None = None
+    comment: str | None = None
+    related: list[tuple[str, Value]] = field(default_factory=list)
+
+
+class Labels:
+    """Names for IRIs: the labels the description carries, else a compact name."""
+
+    def __init__(self, triples: Iterable[Triple], extra: dict[str, str] | None = None) -> None:
+        self.known = {**labels_of(triples), **(extra or {})}
+        self.extra = extra or {}
+        self.prefixes = sorted(_vocabulary_prefixes().items(), key=lambda item: -len(item[1]))
+
+    def compact(self, iri: str) -> str:
+        """Return ``iri`` as ``prefix:local`` when a known namespace holds it, else the IRI."""
+        for name, namespace in self.prefixes:
+            if iri.startswith(namespace) and len(iri) > len(namespace):
+                return f"{name}:{iri[len(namespace) :]}"
+        return iri
+
+    def label(self, iri: str) -> str | None:
+        """Return the label of ``iri`` if the page knows one."""
+        return self.known.get(iri)
+
+    def value(self, term: object) -> Value:
+        """Return how ``term`` is shown."""
+        if isinstance(term, NamedNode):
+            iri = term.value
+            local = path_of(iri)
+            external = next((name for start, name in EXTERNAL if iri.startswith(start)), None)
+            href = page_url(local) if local is not None else _http_only(iri)
+            text = self.label(iri) or self.compact(iri)
+            return Value(text, "iri", href, iri, external=external)
+        if isinstance(term, BlankNode):
+            return Value(self.label(f"_:{term.value}") or "(a node without an IRI)", "bnode")
+        if isinstance(term, Literal):
+            if term.language:
+                return Value(term.value, "literal", note=f"@{term.language}")
+            datatype = term.datatype.value
+            note = None if datatype == XSD + "string" else self.compact(datatype)
+            return Value(term.value, "literal", note=note)
+        return Value(str(term), "literal")
+
+
+def _http_only(iri: str) -> str | None:
+    return iri if iri.lower().startswith(("http://", "https://")) else None
+
+
+def _vocabulary_prefixes() -> dict[str, str]:
+    prefixes = prefixes_for(cokg_state().base_iri)
+    prefixes.pop("kb", None)
+    return prefixes
+
+
+# -- routes ----------------------------------------------------------------------------------
+
+
+@pages.get("/")
+def home() -> Response:
+    """The home page: what the knowledge base is, and its entries."""
+    store = cokg_state().store
+    query = HOME_QUERY
+    labels = Labels([])
+    entries = []
+    for row in _select(store, query):
+        entry = row["entry"]
+        entries.append(
+            {
+                "value": labels.value(entry),
+                "title": _text(row["title"]),
+                "period": _text(row["period"]),
+                "summary": _summary(_text(row["description"]) or ""),
+            }
+        )
+    body = render_template(
+        "home.html",
+        nav="home",
+        entries=entries,
+        query=query,
+        query_href=_query_href(query),
+    )
+    return _html(body)
+
+
+@pages.get("/page/<path:rest>")
+def resource_page(rest: str) -> Response:
+    """The page of one resource."""
+    state = cokg_state()
+    path = resource_path(rest)
+    iri = iri_of(path)
+    triples = describe(state.store, iri)
+    if not triples and path != "dataset" and not mentioned(state.store, iri):
+        raise NotFound(f"nothing is known about <{iri}>")
+    labels = Labels(triples, _property_labels(state.store, triples))
+    own = [t for t in triples if t.subject == NamedNode(iri)]
+    types = [labels.value(t.object) for t in own if t.predicate.value == RDF + "type"]
+    type_iris = {_text(t.object) for t in own if t.predicate.value == RDF + "type"}
+    title = labels.label(iri) or path.rsplit("/", 1)[-1]
+    groups = _groups(own, labels, anchor="p")
+    inverse = _inverse(state.store, iri, labels)
+    queries = [
+        (
+            "The description (own triples, blank nodes, labels of linked resources)",
+            describe_query(iri),
+        ),
+        ("The links to this resource", _inverse_counts_query(iri)),
+    ]
+    context: dict[str, Any] = {
+        "iri": iri,
+        "path": path,
+        "title": title,
+        "types": types,
+        "groups": groups,
+        "inverse": inverse,
+        "schema_jsonld": schema_jsonld(iri, own, labels),
+        "formats": [(fmt.label, data_url(path, fmt), fmt.media_type) for fmt in RDF_FORMATS],
+        "queries": [(caption, text, _query_href(text)) for caption, text in queries],
+        "summary": _first_literal(
+            own, (DCTERMS + "description", SKOS + "definition", RDFS + "comment")
+        ),
+        "entry": None,
+        "scheme": None,
+        "terms": None,
+    }
+    if SCHEMA + "ResearchProject" in type_iris:
+        context["entry"] = _entry(state.store, iri, own, labels)
+        queries.append(("The contributors and documents of the entry", _entry_query(iri)))
+        queries.append(("The authors of the documents, in order", _authors_query(iri)))
+    if SKOS + "ConceptScheme" in type_iris:
+        context["scheme"] = _hierarchy(state.store, iri, labels)
+        queries.append(("The hierarchy of the scheme", _scheme_query(iri)))
+    if iri == COP_ONTOLOGY:
+        context["terms"] = _ontology_terms(state.store, labels)
+        queries.append(("The terms of the ontology", ONTOLOGY_QUERY))
+    context["queries"] = [(caption, text, _query_href(text)) for caption, text in queries]
+    body = render_template("resource.html", paragraphs=paragraphs, **context)
+    response = _html(body)
+    response.headers["Link"] = link_header(path)
+    return conditional(response, hashlib.sha256(body.encode("utf-8")).hexdigest()[:40])
+
+
+def _first_literal(triples: Sequence[Triple], props: Sequence[str]) -> str | None:
+    """Return the first English (or untagged) literal of the first of ``props`` that has one."""
+    for prop in props:
+        for t in triples:
+            if (
+                t.predicate.value == prop
+                and isinstance(t.object, Literal)
+                and t.object.language in (None, "en")
+            ):
+                return t.object.value
+    return None
+
+
+def _html(body: str) -> Response:
+    response = Response(body, 200, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = _CSP
+    return response
+
+
+# -- building the page -----------------------------------------------------------------------
+
+
+def _groups(triples: Sequence[Triple], labels: Labels, *, anchor: str) -> list[Group]:
+    """Group the values by property (types first), one page of each."""
+    by_property: dict[str, list[object]] = defaultdict(list)
+    for t in triples:
+        by_property[t.predicate.value].append(t.object)
+    chosen = request.args.get("values")
+    offset = _offset() if chosen else 0
+    groups = []
+    order = sorted(by_property, key=lambda p: (p != RDF + "type", labels.label(p) or p))
+    for index, prop in enumerate(order):
+        values = sorted((labels.value(v) for v in by_property[prop]), key=lambda v: v.text)
+        start = offset if prop == chosen else 0
+        group = Group(
+            prop,
+            labels.label(prop) or _humane(prop),
+            labels.compact(prop),
+            len(values),
+            values[start : start + PAGE_SIZE],
+            f"{anchor}{index}",
+            labels.value(NamedNode(prop)).href,
+            first=start + 1,
+        )
+        _page_links(group, start, {"values": prop})
+        groups.append(group)
+    return groups
+
+
+def _inverse(store: ReadableStore, iri: str, labels: Labels) -> list[Group]:
+    """Return the backlinks grouped by property, with counts; one page of each group."""
+    counts = [
+        (row["p"].value, int(row["n"].value)) for row in _select(store, _inverse_counts_query(iri))
+    ]
+    chosen = request.args.get("inverse")
+    groups = []
+    for index, (prop, count) in enumerate(counts):
+        start = _offset() if prop == chosen else 0
+        rows = _select(store, _inverse_page_query(iri, prop, start))
+        extra = {row["s"].value: row["label"].value for row in rows if row["label"] is not None}
+        page_labels = Labels([], {**labels.extra, **extra})
+        group = Group(
+            prop,
+            labels.label(prop) or _humane(prop),
+            labels.compact(prop),
+            count,
+            [page_labels.value(row["s"]) for row in rows],
+            f"i{index}",
+            labels.value(NamedNode(prop)).href,
+            first=start + 1,
+        )
+        _page_links(group, start, {"inverse": prop})
+        groups.append(group)
+    return groups
+
+
+def _page_links(group: Group, start: int, args: dict[str, str]) -> None:
+    if start > 0:
+        group.previous_href = _self_href(args, max(0, start - PAGE_SIZE), group.anchor)
+    if start + PAGE_SIZE < group.count:
+        group.next_href = _self_href(args, start + PAGE_SIZE, group.anchor)
+
+
+def _self_href(args: dict[str, str], offset: int, anchor: str) -> str:
+    query = urlencode({**args, "offset": str(offset)}) if offset else urlencode(args)
+    return f"{request.path}?{query}#{anchor}"
+
+
+def _offset() -> int:
+    try:
+        return max(0, int(request.args.get("offset", "0")))
+    except ValueError:
+        return 0
+
+
+def _entry(store: ReadableStore, iri: str, own: Sequence[Triple], labels: Labels) -> dict[str, Any]:
+    """Return what the entry view shows, as the original knowledge-base entry had it."""
+
+    def objects(prop: str) -> list[Value]:
+        found = [labels.value(t.object) for t in own if t.predicate.value == prop]
+        return sorted(found, key=lambda v: v.text.lower())
+
+    def literal(prop: str) -> str | None:
+        found = [_text(t.object) for t in own if t.predicate.value == prop]
+        return found[0] if found else None
+
+    contributors: dict[str, dict[str, Any]] = {}
+    documents: dict[str, dict[str, Any]] = {}
+    for row in _select(store, _entry_query(iri)):
+        if row["person"] is not None:
+            person = contributors.setdefault(
+                row["person"].value,
+                {"value": labels.value(row["person"]), "name": _text(row["name"]), "orgs": {}},
+            )
+            if row["org"] is not None:
+                org = Labels([], {row["org"].value: _text(row["orgName"]) or ""}).value(row["org"])
+                person["orgs"][row["org"].value] = org
+        if row["doc"] is not None:
+            doc = documents.setdefault(
+                row["doc"].value,
+                {
+                    "value": labels.value(row["doc"]),
+                    "title": _text(row["docTitle"]),
+                    "genre": _text(row["genre"]),
+                    "issued": _text(row["issued"]),
+                    "citation": _text(row["citation"]),
+                    "note": _text(row["note"]),
+                    "url": _text(row["url"]),
+                    "kind": "Related publication",
+                },
+            )
+            if row["rel"] is not None and row["rel"].value.endswith("/output"):
+                doc["kind"] = "Output"
+    for row in _select(store, _authors_query(iri)):
+        authored = documents.get(row["doc"].value)
+        if authored is not None:
+            authored.setdefault("authors", []).append(
+                Labels([], {row["author"].value: _text(row["name"]) or ""}).value(row["author"])
+            )
+    for person in contributors.values():
+        person["orgs"] = sorted(person["orgs"].values(), key=lambda v: v.text)
+    period = objects(DCTERMS + "temporal")
+    return {
+        "period": period[0].text if period else None,
+        "date": readable_date(literal(DCTERMS + "date")),
+        "description": paragraphs(literal(DCTERMS + "description") or ""),
+        "keywords": objects(DCTERMS + "subject"),
+        "facets": [(name, objects(prop)) for prop, name in _FACETS if objects(prop)],
+        "funders": objects(SCHEMA + "funder"),
+        "notes": [_text(t.object) for t in own if t.predicate.value == SKOS + "editorialNote"],
+        "contributors": sorted(contributors.values(), key=lambda p: p["value"].text),
+        "outputs": sorted(
+            (d for d in documents.values() if d["kind"] == "Output"), key=lambda d: d["value"].text
+        ),
+        "publications": sorted(
+            (d for d in documents.values() if d["kind"] != "Output"),
+            key=lambda d: d["value"].text,
+        ),
+    }
+
+
+def readable_date(text: str | None) -> str | None:
+    """Return an ``xsd:gYearMonth`` such as ``2018-12`` as the source wrote it (December 2018).
+
+    >>> readable_date("2018-12")
+    'December 2018'
+    """
+    if (
+        text
+        and len(text) == 7
+        and text[4] == "-"
+        and text[5:].isdigit()
+        and 1 <= int(text[5:]) <= 12
+    ):
+        return f"{calendar.month_name[int(text[5:])]} {text[:4]}"
+    return text
+
+
+def paragraphs(text: str) -> list[tuple[str, list[str]]]:
+    """Split a description into paragraphs and bullet lists (lines starting with ``•``).
+
+    >>> paragraphs("One.\\n\\nList:\\n• a\\n• b")
+    [('p', ['One.']), ('p', ['List:']), ('ul', ['a', 'b'])]
+    """
+    blocks: list[tuple[str, list[str]]] = []
+    for chunk in text.split("\n\n"):
+        previous_bullet = False
+        for line in (line.strip() for line in chunk.split("\n")):
+            if not line:
+                continue
+            if line.startswith("•"):
+                item = line.lstrip("•").strip()
+                if previous_bullet:
+                    blocks[-1][1].append(item)
+                else:
+                    blocks.append(("ul", [item]))
+                previous_bullet = True
+            else:
+                blocks.append(("p", [line]))
+                previous_bullet = False
+    return blocks
+
+
+def _hierarchy(store: ReadableStore, scheme: str, labels: Labels) -> list[dict[str, Any]]:
+    """Return the concepts of ``scheme`` as a tree (top concepts first, ordered by notation)."""
+    concepts: dict[str, dict[str, Any]] = {}
+    broader: dict[str, set[str]] = defaultdict(set)
+    for row in _select(store, _scheme_query(scheme)):
+        iri = row["c"].value
+        concepts.setdefault(
+            iri,
+            {
+                "value": Labels([], {iri: _text(row["label"]) or ""}).value(row["c"]),
+                "notation": _text(row["notation"]),
+                "definition": _text(row["definition"]),
+                "children": [],
+            },
+        )
+        if row["broader"] is not None:
+            broader[iri].add(row["broader"].value)
+
+    def key(item: dict[str, Any]) -> tuple[Any, ...]:
+        notation = item["notation"] or ""
+        return (not notation, notation.zfill(8), item["value"].text.lower())
+
+    roots = []
+    for iri, item in concepts.items():
+        parents = [p for p in broader.get(iri, ()) if p in concepts]
+        for parent in parents:
+            concepts[parent]["children"].append(item)
+        if not parents:
+            roots.append(item)
+    for item in concepts.values():
+        item["children"].sort(key=key)
+    return sorted(roots, key=key)
+
+
+def _ontology_terms(store: ReadableStore, labels: Labels) -> dict[str, list[Term]]:
+    """Return every class and property the ontology defines, documented."""
+    terms: dict[str, Term] = {}
+    shown = Labels([])
+    for row in _select(store, ONTOLOGY_QUERY):
+        iri = row["term"].value
+        term = terms.setdefault(
+            iri, Term(iri, page_url(path_of(iri) or ""), _text(row["label"]) or iri)
+        )
+        kind = shown.compact(row["type"].value)
+        if kind not in term.kinds:
+            term.kinds.append(kind)
+        term.definition = term.definition or _text(row["definition"])
+        term.comment = term.comment or _text(row["comment"])
+        for name in ("domain", "range", "parent"):
+            if row[name] is not None:
+                pair = (name, shown.value(row[name]))
+                if pair not in term.related:
+                    term.related.append(pair)
+    classes = [t for t in terms.values() if "owl:Class" in t.kinds]
+    properties = [t for t in terms.values() if "owl:Class" not in t.kinds]
+    return {
+        "Classes": sorted(classes, key=lambda t: t.label.lower()),
+        "Properties": sorted(properties, key=lambda t: t.label.lower()),
+    }
+
+
+def schema_jsonld(iri: str, own: Sequence[Triple], labels: Labels) -> str:
+    """Return the schema.org JSON-LD of the resource, safe inside a ``<script>`` element."""
+    node: dict[str, Any] = {"@context": "https://schema.org", "@id": iri}
+    types = [
+        t.object.value[len(SCHEMA) :]
+        for t in own
+        if t.predicate.value == RDF + "type"
+        and isinstance(t.object, NamedNode)
+        and t.object.value.startswith(SCHEMA)
+    ]
+    if types:
+        node["@type"] = types if len(types) > 1 else types[0]
+    for t in own:
+        prop = t.predicate.value
+        if not prop.startswith(SCHEMA) or isinstance(t.object, BlankNode):
+            continue
+        if isinstance(t.object, NamedNode):
+            value: Any = {"@id": t.object.value}
+            name = labels.label(t.object.value)
+            if name:
+                value["name"] = name
+        elif isinstance(t.object, Literal):
+            value = t.object.value
+        else:
+            continue
+        node.setdefault(prop[len(SCHEMA) :], []).append(value)
+    compacted = {k: (v[0] if isinstance(v, list) and len(v) == 1 else v) for k, v in node.items()}
+    text = json.dumps(compacted, ensure_ascii=False, indent=2)
+    # Inside <script>, "</script>" or "<!--" in a literal would end or bend the element.
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+# -- queries ---------------------------------------------------------------------------------
+
+
+def _select(store: ReadableStore, query: str) -> list[Any]:
+    return list(store.query(query))  # type: ignore[arg-type]
+
+
+def _text(term: object) -> str | None:
+    return term.value if isinstance(term, Literal | NamedNode) else None
+
+
+def _summary(text: str, limit: int = 240) -> str:
+    first = text.split("\n", 1)[0]
+    return first if len(first) <= limit else first[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
+def _humane(iri: str) -> str:
+    local = iri.rstrip("/#").rsplit("/", 1)[-1].rsplit("#", 1)[-1]
+    words = "".join(" " + c.lower() if c.isupper() else c for c in local).strip()
+    return words or iri
+
+
+def _query_href(query: str) -> str:
+    return f"{request.script_root}/query?{urlencode({'query': query})}"
+
+
+def _property_labels(store: ReadableStore, triples: Sequence[Triple]) -> dict[str, str]:
+    """Return the labels the store gives the properties of ``triples`` (one query)."""
+    props = {t.predicate.value for t in triples}
+    if not props:
+        return {}
+    values = " ".join(sparql_iri(p) for p in sorted(props))
+    query = (
+        f"SELECT ?p (SAMPLE(?l) AS ?label) WHERE {{ VALUES ?p {{ {values} }} "
+        f"?p <{RDFS}label> ?l }} GROUP BY ?p"
+    )
+    return {row["p"].value: row["label"].value for row in _select(store, query)}
+
+
+def _inverse_counts_query(iri: str) -> str:
+    return (
+        f"SELECT ?p (COUNT(DISTINCT ?s) AS ?n)\nWHERE {{ ?s ?p {sparql_iri(iri)} . "
+        "FILTER(isIRI(?s)) }\nGROUP BY ?p\nORDER BY ?p"
+    )
+
+
+def _inverse_page_query(iri: str, prop: str, offset: int) -> str:
+    names = " ".join(f"<{p}>" for p in (SKOS + "prefLabel", DCTERMS + "title", FOAF + "name"))
+    return (
+        f"SELECT ?s (SAMPLE(?l) AS ?label) WHERE {{ ?s {sparql_iri(prop)} {sparql_iri(iri)} . "
+        f"FILTER(isIRI(?s)) OPTIONAL {{ VALUES ?name {{ {names} }} ?s ?name ?l }} }} "
+        f"GROUP BY ?s ORDER BY LCASE(STR(?label)) ?s LIMIT {PAGE_SIZE} OFFSET {offset}"
+    )
+
+
+def _entry_query(iri: str) -> str:
+    e = sparql_iri(iri)
+    return (
+        sparql_prologue()
+        + f"""SELECT ?person ?name ?org ?orgName ?doc ?rel ?docTitle ?genre
+       ?issued ?citation ?note ?url
+WHERE {{
+  {{ {e} dcterms:contributor ?person .
+    OPTIONAL {{ ?person foaf:name ?name }}
+    OPTIONAL {{ ?person org:memberOf ?org . OPTIONAL {{ ?org foaf:name ?orgName }} }} }}
+  UNION
+  {{ {e} dcterms:relation ?doc .
+    OPTIONAL {{ {e} ?rel ?doc . FILTER(?rel IN (cop:output, cop:relatedPublication)) }}
+    OPTIONAL {{ ?doc dcterms:title ?docTitle }}
+    OPTIONAL {{ ?doc schema:genre ?genre }}
+    OPTIONAL {{ ?doc dcterms:issued ?issued }}
+    OPTIONAL {{ ?doc dcterms:bibliographicCitation ?citation }}
+    OPTIONAL {{ ?doc skos:editorialNote ?note }}
+    OPTIONAL {{ ?doc schema:url ?url }} }}
+}}"""
+    )
+
+
+def _authors_query(iri: str) -> str:
+    """The authors of the entry's documents, in the order of their ``schema:author`` list."""
+    return (
+        sparql_prologue()
+        + f"""SELECT ?doc ?author ?name (COUNT(?before) AS ?position)
+WHERE {{
+  {sparql_iri(iri)} dcterms:relation ?doc .
+  ?doc schema:author ?list .
+  ?list rdf:rest* ?before . ?before rdf:rest* ?node . ?node rdf:first ?author .
+  OPTIONAL {{ ?author foaf:name ?name }}
+}}
+GROUP BY ?doc ?author ?name
+ORDER BY ?doc ?position"""
+    )
+
+
+def _scheme_query(iri: str) -> str:
+    return (
+        sparql_prologue()
+        + f"""SELECT ?c ?label ?broader ?notation ?definition
+WHERE {{
+  ?c skos:inScheme {sparql_iri(iri)} .
+  OPTIONAL {{ ?c skos:prefLabel ?label }}
+  OPTIONAL {{ ?c skos:broader ?broader }}
+  OPTIONAL {{ ?c skos:notation ?notation }}
+  OPTIONAL {{ ?c skos:definition ?definition }}
+}}"""
+    )
+
+
+HOME_QUERY = (
+    sparql_prologue()
+    + """SELECT ?entry ?title ?period ?description
+WHERE {
+  ?entry a schema:ResearchProject ; dcterms:title ?title .
+  OPTIONAL { ?entry dcterms:temporal/rdfs:label ?period }
+  OPTIONAL { ?entry dcterms:description ?description }
+}
+ORDER BY LCASE(?title)"""
+)
+
+ONTOLOGY_QUERY = (
+    sparql_prologue()
+    + f"""SELECT ?term ?type ?label ?definition ?comment
+       ?domain ?range ?parent
+WHERE {{
+  ?term rdfs:isDefinedBy <{COP_ONTOLOGY}> ; a ?type .
+  FILTER(?type IN (owl:Class, owl:ObjectProperty, owl:DatatypeProperty))
+  OPTIONAL {{ ?term rdfs:label ?label }}
+  OPTIONAL {{ ?term skos:definition ?definition }}
+  OPTIONAL {{ ?term rdfs:comment ?comment }}
+  OPTIONAL {{ ?term rdfs:domain ?domain }}
+  OPTIONAL {{ ?term rdfs:range ?range }}
+  OPTIONAL {{ ?term rdfs:subPropertyOf|rdfs:subClassOf ?parent }}
+}}"""
+)
+
+__all__ = ["pages", "paragraphs", "schema_jsonld"]
