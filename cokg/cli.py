@@ -441,3 +441,106 @@ def synth(entries: int, seed: int, output: Path, base_iri: str) -> None:
         output, entries=entries, seed=seed, base_iri=base_iri, progress=sys.stderr.isatty()
     )
     click.echo(str(summary))
+
+
+def search_options(function: F) -> F:
+    """Add the facet and year options that ``/search`` takes as parameters."""
+    from cokg.search import FACETS
+
+    for name in reversed(list(FACETS)):
+        function = click.option(
+            f"--{name}",
+            f"facet_{name}",
+            multiple=True,
+            metavar="KEY",
+            help=f"Only entries with this {FACETS[name].label.lower()} (key or IRI; repeatable).",
+        )(function)
+    function = click.option("--from-year", type=int, default=None, help="Active from this year.")(
+        function
+    )
+    return click.option("--to-year", type=int, default=None, help="Active up to this year.")(
+        function
+    )
+
+
+@main.command()
+@store_option
+@base_iri_option
+@click.option(
+    "--index",
+    "index_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The index file to write (cokg serve keeps DATA_DIR/search.sqlite3).",
+)
+def index(store_spec: str | None, base_iri: str, index_path: Path) -> None:
+    """Build the full-text search index of a store into a file (see `cokg search`)."""
+    from cokg.search import SearchIndex
+
+    built = SearchIndex(index_path)
+    count = built.build(_open(store_spec, base_iri))
+    built.close()
+    click.echo(f"indexed {count} entries into {index_path}")
+
+
+@main.command()
+@click.argument("text", default="")
+@store_option
+@base_iri_option
+@search_options
+@click.option("--page", type=int, default=1, show_default=True)
+@click.option("--size", type=int, default=10, show_default=True)
+@click.option(
+    "--index",
+    "index_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="An index file (`cokg index`), rebuilt if the store changed (default: built in memory).",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "sparql-values"]),
+    default="text",
+    show_default=True,
+)
+def search(
+    text: str,
+    store_spec: str | None,
+    base_iri: str,
+    from_year: int | None,
+    to_year: int | None,
+    page: int,
+    size: int,
+    index_path: Path | None,
+    output_format: str,
+    **facets: tuple[str, ...],
+) -> None:
+    """Search the entries: words, "phrases", prefix*, -excluded, OR; facets and years narrow.
+
+    The same parameters as /search; exit status 0 even when nothing matches.
+    """
+    from cokg.search import SearchIndex, Selection, dumps, result_json, values_block
+
+    store = _open(store_spec, base_iri)
+    found = SearchIndex(index_path)
+    found.ensure_current(store)
+    chosen = {name[len("facet_") :]: list(keys) for name, keys in facets.items() if keys}
+    selection = Selection(chosen, from_year=from_year, to_year=to_year)
+    if output_format == "sparql-values":
+        click.echo(values_block(found.iris(text, selection)))
+        return
+    result = found.search(text, selection, page=page, size=size)
+    if output_format == "json":
+        click.echo(dumps(result_json(result)))
+        return
+    first = (result.page - 1) * result.size
+    entries = "entry" if result.total == 1 else "entries"
+    click.echo(f"{result.total} {entries} (page {result.page} of {result.pages})")
+    for notice in result.notices:
+        click.echo(f"note: {notice}")
+    for number, hit in enumerate(result.hits, start=first + 1):
+        period = f" ({hit.period})" if hit.period else ""
+        click.echo(f"{number:>3}. {hit.title}{period}\n     {hit.iri}\n     {hit.snippet}")
+    if result.suggestion:
+        click.echo(f"suggestion: {result.suggestion}")

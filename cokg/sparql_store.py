@@ -633,6 +633,30 @@ class SparqlStore:
                 f"{fmt.label} holds one graph: name a graph or pick N-Quads or TriG for the store"
             )
 
+    def dump_default_graph(self, output: IO[bytes], fmt: Format) -> None:
+        """Write the engine's own default graph to ``output`` (Graph Store ``?default``).
+
+        Without a Graph Store URL it is a CONSTRUCT without the union parameter; on engines
+        whose default graph always is the union (Virtuoso, GraphDB, Neptune) that is what
+        comes back.
+        """
+        if self.gsp_url:
+            separator = "&" if "?" in self.gsp_url else "?"
+            response = self._attempt(
+                lambda: self._http(
+                    "GET",
+                    f"{self.gsp_url}{separator}default",
+                    headers={"Accept": _RDF_ACCEPT},
+                    stream=True,
+                ),
+                retry=True,
+            )
+        else:
+            text = "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }"
+            response = self._sparql_query(text, "CONSTRUCT", [], stream=True)
+        triples = (quad.triple for quad in self._stream_quads(response, "the default graph"))
+        serialize(triples, output, fmt.oxigraph, prefixes=PREFIXES)
+
     def close(self) -> None:
         """Release the connections (each request opens its own, so there is nothing to do)."""
 

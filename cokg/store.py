@@ -87,6 +87,14 @@ class ReadableStore(Protocol):
         """
         ...
 
+    def dump_default_graph(self, output: IO[bytes], fmt: Format) -> None:
+        """Write the store's own default graph (not the union of the named graphs) to ``output``.
+
+        It holds what a SPARQL Update writes outside any ``GRAPH``; the knowledge base keeps
+        it empty.
+        """
+        ...
+
     def close(self) -> None:
         """Release the backend (files, connections)."""
         ...
@@ -279,6 +287,10 @@ class OxigraphStore:
             raise UnsupportedFormat(
                 f"{fmt.label} holds one graph: name a graph or pick N-Quads or TriG for the store"
             )
+
+    def dump_default_graph(self, output: IO[bytes], fmt: Format) -> None:
+        """Write the store's own default graph to ``output``; see :class:`ReadableStore`."""
+        self._store.dump(output, fmt.oxigraph, from_graph=DefaultGraph(), prefixes=PREFIXES)
 
     def replace_graph(
         self, graph: str, data: RdfInput, fmt: Format, *, base_iri: str | None = None

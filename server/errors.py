@@ -13,7 +13,7 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, Response, current_app, render_template, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from cokg.errors import CokgError, QueryError, StoreUnavailable
 
@@ -97,7 +97,11 @@ def _http_error(error: HTTPException) -> Response | HTTPException:
         for name, value in error.get_headers()
         if name.lower() not in ("content-type", "content-length")
     }
-    return error_response(error.code, error.description or _reason(error.code), headers=kept)
+    message = error.description or _reason(error.code)
+    if isinstance(error, RequestEntityTooLarge):
+        limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        message = f"the request body is too large: this server accepts at most {limit} bytes"
+    return error_response(error.code, message, headers=kept)
 
 
 def _unexpected_error(error: Exception) -> Response:

@@ -66,7 +66,9 @@ def serve(
             backend, description, engine = _open_backend(
                 cleanup, store, base_iri, data_dir, timeout, update_url, gsp_url
             )
-            app = create_app({"BASE_IRI": base_iri, "BACKEND": description}, store=backend)
+            settings = {"BASE_IRI": base_iri, "BACKEND": description, "QUERY_TIMEOUT": timeout}
+            settings["SEARCH_INDEX"] = str((data_dir or default_data_dir()) / "search.sqlite3")
+            app = create_app(settings, store=backend)
             if engine is not None:
                 app.extensions["cokg"].engine_status = engine.status
             try:

@@ -1,115 +1,333 @@
-"""``GET/POST /sparql``: a minimal SPARQL 1.1 query endpoint over the app's store.
+"""``/sparql``: the SPARQL 1.1 Protocol over the app's store — query, update, description.
 
-The query comes as the ``query`` parameter (URL or form) or as an ``application/sparql-query``
-body. SELECT and ASK answer in SPARQL JSON (or XML, CSV, TSV by ``Accept``); CONSTRUCT and
-DESCRIBE in Turtle (or N-Triples, RDF/XML, JSON-LD). The whole answer is built before the
-status line is sent, so a query stopped by the time limit is a 503, never a 200 with a short
-body. A malformed query is a 400 with the parser's message. ``SERVICE`` (federated query) is
-refused: the engine would fetch any URL a client names.
+- **Query**: ``GET ?query=``, ``POST`` form (``application/x-www-form-urlencoded``) or
+  ``POST`` ``application/sparql-query``; ``default-graph-uri`` / ``named-graph-uri`` give the
+  dataset. SELECT and ASK answer in SPARQL JSON, XML, CSV or TSV, CONSTRUCT and DESCRIBE in
+  Turtle, N-Triples, RDF/XML, JSON-LD, TriG or N-Quads, by ``Accept`` (q-values) or by the
+  ``format`` parameter (a name, extension or media type of :mod:`cokg.formats`); nothing
+  acceptable is a 406 listing the offers. Answers are cut at ``MAX_ROWS`` rows, which every
+  answer announces (``X-Cokg-Row-Limit``; a cut one also says ``X-Cokg-Result-Truncated``).
+- **Update**: ``POST`` form ``update=`` or ``application/sparql-update``, with
+  ``using-graph-uri`` / ``using-named-graph-uri``; it needs the write token (:mod:`.auth`).
+- **Service description**: ``GET`` without a query (:mod:`.service_description`).
+- Browsers (``Accept`` preferring HTML, no ``format``) get the query page, once
+  ``cokg.server.query_page`` exists.
+
+Relative IRIs resolve against the base IRI. ``SERVICE`` is refused unless the operator
+allows the endpoint (``ALLOWED_SERVICES``); ``LOAD`` always (it would fetch any URL). Bad
+requests get 400/405/406/415 with a clear message; the store is untouched.
 """
 
 from __future__ import annotations
 
-import re
-from typing import TypeVar
+import urllib.parse
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
 
-from flask import Blueprint, Response, request
-from pyoxigraph import QueryBoolean, QuerySolutions, serialize
+from flask import Blueprint, Response, current_app, make_response, request
+from pyoxigraph import QueryBoolean, QuerySolutions
+from werkzeug.exceptions import BadRequest, MethodNotAllowed, NotAcceptable
 
 from cokg.errors import QueryError, UnsupportedFormat
-from cokg.formats import RDF_FORMATS, RESULTS_FORMATS, SPARQL_JSON, TURTLE, Format, ResultsFormat
-from cokg.namespaces import PREFIXES
+from cokg.formats import RDF_FORMATS, RESULTS_FORMATS, Format, ResultsFormat
+from cokg.namespaces import PREFIXES, instance_prefixes
+from cokg.sparql_store import query_form
+from cokg.store import QueryResult
 
-from .state import cokg_state
+from .auth import writable_store
+from .negotiation import (
+    GRAPH_FORMATS,
+    format_parameter,
+    negotiate,
+    offers,
+    prefers_html,
+)
+from .query_text import (
+    is_absolute_iri,
+    service_endpoints,
+    shift_back,
+    uses_load,
+    uses_service,
+    with_base,
+    with_using,
+)
+from .results import Body, boolean_body, solutions_body, triples_body
+from .service_description import ServiceDescription
+from .state import WriteEvent, cokg_state
+
+__all__ = ["decode_pairs", "decode_text", "read_operation", "sparql", "uses_service"]
 
 sparql = Blueprint("sparql", __name__)
 
-_GRAPH_FORMATS = [fmt for fmt in RDF_FORMATS if not fmt.dataset]
+SERVICE_DESCRIPTION = "cokg.service_description"
+"""Key of the app's :class:`~.service_description.ServiceDescription` in ``app.extensions``."""
 
-# Tokens that may contain the letters S-E-R-V-I-C-E without being the keyword: strings,
-# IRIs, comments, variables, prefixed names, blank nodes. Whatever else is a bare word.
-_TOKEN = re.compile(
-    r'"""(?:[^"\\]|\\.|"(?!""))*"""'
-    r"|'''(?:[^'\\]|\\.|'(?!''))*'''"
-    r'|"(?:[^"\\\n\r]|\\.)*"'
-    r"|'(?:[^'\\\n\r]|\\.)*'"
-    r'|<[^<>"{}|^`\\\x00-\x20]*>'
-    r"|\#[^\n\r]*"
-    r"|[?$]\w+"
-    r"|_:[\w.-]*"
-    r"|[\w.-]*:[\w.:%\\-]*"
-    r"|(\w+)"
-)
-
-F = TypeVar("F", Format, ResultsFormat)
+_FORM = "application/x-www-form-urlencoded"
+_DIRECT = {"application/sparql-query": "query", "application/sparql-update": "update"}
+_UTF8 = ("utf-8", "utf8", "us-ascii", "ascii")
+_RESULT_FORMATS: tuple[ResultsFormat, ...] = tuple(RESULTS_FORMATS)
+_RDF_FORMATS: tuple[Format, ...] = tuple(RDF_FORMATS)
 
 
-def uses_service(query: str) -> bool:
-    """Tell whether ``query`` contains the ``SERVICE`` keyword (federated query).
+@dataclass(frozen=True)
+class Operation:
+    """One protocol request: a query, an update, or neither (describe the service)."""
 
-    Errs on the safe side: text that only looks like the keyword to this scanner is refused
-    too, but a real ``SERVICE`` is never missed.
+    kind: Literal["query", "update", "none"]
+    text: str
+    params: tuple[tuple[str, str], ...]
 
-    >>> uses_service("SELECT * WHERE { service <http://example.org/sparql> { ?s ?p ?o } }")
-    True
-    >>> uses_service('SELECT ?service WHERE { ?service ex:SERVICE "SERVICE" } # SERVICE')
-    False
-    """
-    return any(
-        (word := match.group(1)) is not None and word.lower() == "service"
-        for match in _TOKEN.finditer(query)
-    )
+    def values(self, name: str) -> list[str]:
+        """Return every value of parameter ``name`` (URL and form), in order."""
+        return [value for key, value in self.params if key == name]
 
 
 @sparql.route("/sparql", methods=["GET", "POST"])
-def sparql_query() -> Response:
-    """Answer a SPARQL query (SPARQL 1.1 Protocol, query operation)."""
-    text = _query_text()
-    if uses_service(text):
-        raise QueryError("federated queries (SERVICE) are disabled on this endpoint")
-    result = cokg_state().store.query(
-        text,
-        default_graph_uris=request.values.getlist("default-graph-uri") or None,
-        named_graph_uris=request.values.getlist("named-graph-uri") or None,
-    )
-    if isinstance(result, QuerySolutions | QueryBoolean):
-        results_format = _negotiate(list(RESULTS_FORMATS), SPARQL_JSON)
-        body = result.serialize(format=results_format.oxigraph)
-        media_type = results_format.media_type
+def sparql_endpoint() -> Response:
+    """Answer one SPARQL 1.1 Protocol request (see the module documentation)."""
+    operation = read_operation()
+    if operation.kind == "update":
+        response = run_update(operation)
+    elif operation.kind == "query":
+        response = run_query(operation)
     else:
-        rdf_format = _negotiate(_GRAPH_FORMATS, TURTLE)
-        body = serialize(result, format=rdf_format.oxigraph, prefixes=PREFIXES)
-        media_type = rdf_format.media_type
-    response = Response(body or b"", mimetype=media_type)
-    response.headers["Vary"] = "Accept"
+        response = describe_service(operation)
+    response.vary.add("Accept")
     return response
 
 
-def _query_text() -> str:
-    """Return the query a request carries, as the SPARQL 1.1 Protocol places it."""
-    if request.method == "POST" and request.mimetype == "application/sparql-query":
-        return request.get_data(as_text=True)
-    if request.method == "POST" and request.mimetype not in (
-        "application/x-www-form-urlencoded",
-        "multipart/form-data",
-    ):
-        raise UnsupportedFormat(
-            f"a query is POSTed as application/x-www-form-urlencoded or "
-            f"application/sparql-query, not {request.mimetype or 'an untyped body'}"
+def read_operation() -> Operation:
+    """Read the operation a request carries, where the SPARQL 1.1 Protocol places it.
+
+    Raises 400 for several operations or undecodable text, 405 for an update by GET and
+    415 for a body of another media type.
+    """
+    params = decode_pairs(request.query_string, "the query string of the URL")
+    if request.method == "POST":
+        charset = request.mimetype_params.get("charset")
+        if charset and charset.lower() not in _UTF8:
+            raise BadRequest(f"the request body must be UTF-8, not {charset}")
+        if request.mimetype == _FORM:
+            params += decode_pairs(request.get_data(), "the form in the request body")
+        elif request.mimetype in _DIRECT:
+            params.append((_DIRECT[request.mimetype], decode_text(request.get_data(), "the body")))
+        else:
+            given = request.mimetype or "a body without Content-Type"
+            raise UnsupportedFormat(
+                f"a query is POSTed as {_FORM} or application/sparql-query, an update as "
+                f"{_FORM} or application/sparql-update, not {given}"
+            )
+    queries = [value for key, value in params if key == "query"]
+    updates = [value for key, value in params if key == "update"]
+    if queries and updates:
+        raise BadRequest("the request holds both a query and an update; send one per request")
+    if len(queries) > 1 or len(updates) > 1:
+        which = "query" if len(queries) > 1 else "update"
+        raise BadRequest(f"the request holds more than one {which}; send one per request")
+    if updates and request.method != "POST":
+        raise MethodNotAllowed(
+            valid_methods=["POST"],
+            description="an update is sent with POST (the `update` form parameter or an "
+            "application/sparql-update body), never with GET",
         )
-    values = request.values.getlist("query")
-    if not values:
-        raise QueryError("no query: send it as the `query` parameter")
-    if len(values) > 1:
-        raise QueryError("more than one `query` parameter")
-    return values[0]
+    if queries:
+        return Operation("query", queries[0], tuple(params))
+    if updates:
+        return Operation("update", updates[0], tuple(params))
+    if request.method == "POST":
+        raise BadRequest("no query or update: send it as the `query` or `update` parameter")
+    return Operation("none", "", tuple(params))
 
 
-def _negotiate(formats: list[F], default: F) -> F:
-    """Return the format of ``formats`` the client prefers, or ``default``."""
-    offered = [media_type for fmt in formats for media_type in fmt.media_types]
-    best = request.accept_mimetypes.best_match(offered)
-    for fmt in formats:
-        if best in fmt.media_types:
-            return fmt
-    return default
+def run_query(operation: Operation) -> Response:
+    """Run a query and answer with its results in the negotiated format."""
+    state = cokg_state()
+    if operation.values("using-graph-uri") or operation.values("using-named-graph-uri"):
+        raise BadRequest(
+            "using-graph-uri and using-named-graph-uri belong to updates; "
+            "a query takes default-graph-uri and named-graph-uri"
+        )
+    for name in ("default-graph-uri", "named-graph-uri"):
+        for value in operation.values(name):
+            if not is_absolute_iri(value):
+                raise BadRequest(f"{name} must be an absolute IRI, not {value!r}")
+    _check_services(operation.text, state.allowed_services)
+    requested = operation.values("format")
+    form = query_form(operation.text)
+    results = form in ("SELECT", "ASK")
+    expected = offers(_RESULT_FORMATS) if results else offers(_RDF_FORMATS)
+    if form is not None and not requested and _wants_html(expected):
+        page = _query_page()
+        if page is not None:
+            return make_response(page(operation.text))
+    if form is not None:  # refuse what cannot be served before running the query
+        _pick(_RESULT_FORMATS if results else _RDF_FORMATS, requested)
+
+    text, added = with_base(operation.text, state.base_iri)
+    try:
+        result = state.store.query(
+            text,
+            default_graph_uris=operation.values("default-graph-uri") or None,
+            named_graph_uris=operation.values("named-graph-uri") or None,
+        )
+    except QueryError as error:
+        raise shift_back(error, added) from error
+
+    return _answer(result, requested)
+
+
+def _answer(result: QueryResult, requested: list[str]) -> Response:
+    """Return the response that carries ``result`` in the format the client asked for."""
+    state = cokg_state()
+    body: Body
+    if isinstance(result, QuerySolutions | QueryBoolean):
+        results_format, media_type = _pick(_RESULT_FORMATS, requested)
+        if isinstance(result, QuerySolutions):
+            body = solutions_body(result, results_format, max_rows=state.max_rows)
+        else:
+            body = boolean_body(result, results_format)
+        extension = results_format.extension
+    else:
+        rdf_format, media_type = _pick(_RDF_FORMATS, requested)
+        prefixes = {**PREFIXES, **instance_prefixes(state.base_iri)}
+        body = triples_body(result, rdf_format, max_rows=state.max_rows, prefixes=prefixes)
+        extension = rdf_format.extension
+    response = Response(body.content, mimetype=media_type)
+    response.headers["X-Cokg-Row-Limit"] = str(state.max_rows)
+    if body.truncated:
+        response.headers["X-Cokg-Result-Truncated"] = "true"
+        response.headers["Warning"] = (
+            f'199 cokg "the answer was cut at {state.max_rows} rows, the row limit of this '
+            'endpoint; page through it with ORDER BY, LIMIT and OFFSET"'
+        )
+    if requested:
+        response.headers["Content-Disposition"] = f'inline; filename="results.{extension}"'
+    return response
+
+
+def run_update(operation: Operation) -> Response:
+    """Run an update for a client that shows the write token; answer 204."""
+    store = writable_store()
+    state = cokg_state()
+    if operation.values("default-graph-uri") or operation.values("named-graph-uri"):
+        raise BadRequest(
+            "default-graph-uri and named-graph-uri belong to queries; "
+            "an update takes using-graph-uri and using-named-graph-uri"
+        )
+    _check_services(operation.text, state.allowed_services)
+    if uses_load(operation.text):
+        raise QueryError(
+            "LOAD is disabled on this endpoint (it would fetch any URL the client names); "
+            "send the data to the Graph Store instead: PUT /rdf-graph-store?graph=IRI"
+        )
+    text = with_using(
+        operation.text,
+        operation.values("using-graph-uri"),
+        operation.values("using-named-graph-uri"),
+    )
+    text, added = with_base(text, state.base_iri)
+    try:
+        store.update(text)
+    except QueryError as error:
+        raise shift_back(error, added) from error
+    state.notify_write(WriteEvent("update", None))
+    response = Response(status=204)
+    del response.headers["Content-Type"]
+    return response
+
+
+def describe_service(operation: Operation) -> Response:
+    """Answer a request without a query: the service description (or the query page)."""
+    requested = operation.values("format")
+    if not requested and _wants_html(offers(GRAPH_FORMATS)):
+        page = _query_page()
+        if page is not None:
+            return make_response(page(None))
+    try:
+        fmt, media_type = _pick(GRAPH_FORMATS, requested)
+    except NotAcceptable as error:
+        if requested:
+            raise
+        raise BadRequest(
+            "no query: send it as the `query` parameter. Without one, GET /sparql describes "
+            f"the service in {', '.join(offers(GRAPH_FORMATS))}"
+        ) from error
+    description = current_app.extensions[SERVICE_DESCRIPTION]
+    if not isinstance(description, ServiceDescription):
+        raise TypeError(f"app.extensions[{SERVICE_DESCRIPTION!r}] is not a ServiceDescription")
+    return Response(description.body(fmt), mimetype=media_type)
+
+
+def _pick(formats: Sequence[Any], requested: list[str]) -> tuple[Any, str]:
+    """Return the format (and media type) of ``formats`` that ``format`` or ``Accept`` asks."""
+    chosen = format_parameter(formats, requested)
+    if chosen is not None:
+        return chosen, chosen.media_type
+    return negotiate(formats)
+
+
+def _wants_html(offered: list[str]) -> bool:
+    return request.method in ("GET", "HEAD") and prefers_html(offered)
+
+
+def _query_page() -> Callable[[str | None], Any] | None:
+    """Return ``render_query_page`` of the query page module, or None while there is none."""
+    try:
+        from cokg.server.query_page import render_query_page
+    except ModuleNotFoundError as error:
+        if error.name == "cokg.server.query_page":
+            return None
+        raise
+    page: Callable[[str | None], Any] = render_query_page
+    return page
+
+
+def _check_services(text: str, allowed: frozenset[str]) -> None:
+    """Refuse ``SERVICE`` clauses, except to the endpoints the operator allows."""
+    endpoints = service_endpoints(text)
+    if not endpoints:
+        return
+    if not allowed:
+        raise QueryError(
+            "federated queries (SERVICE) are disabled on this endpoint: the engine would "
+            "fetch any URL a client names (the operator can allow endpoints with "
+            "COKG_ALLOWED_SERVICES)"
+        )
+    for endpoint in endpoints:
+        if endpoint is None:
+            raise QueryError(
+                "SERVICE needs an endpoint written as a full IRI (<https://…>) here: a "
+                "variable or prefixed name cannot be checked against the allowed endpoints"
+            )
+        if endpoint not in allowed:
+            raise QueryError(
+                f"SERVICE <{endpoint}> is not allowed on this endpoint; allowed: "
+                + ", ".join(f"<{e}>" for e in sorted(allowed))
+            )
+
+
+def decode_text(raw: bytes, where: str) -> str:
+    """Return ``raw`` decoded as UTF-8; raises 400 naming ``where`` when it is not UTF-8."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise BadRequest(
+            f"{where} is not UTF-8 (byte {error.start}); SPARQL requests are UTF-8"
+        ) from None
+
+
+def decode_pairs(raw: bytes, where: str) -> list[tuple[str, str]]:
+    """Parse ``application/x-www-form-urlencoded`` text (a body or a query string) as UTF-8.
+
+    Raises 400 naming ``where`` when the text or a percent-encoded value is not UTF-8.
+    """
+    text = decode_text(raw, where)
+    try:
+        return urllib.parse.parse_qsl(
+            text, keep_blank_values=True, encoding="utf-8", errors="strict"
+        )
+    except UnicodeDecodeError:
+        raise BadRequest(
+            f"{where} has percent-encoded bytes that are not UTF-8; SPARQL requests are UTF-8"
+        ) from None

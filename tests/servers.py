@@ -1,4 +1,4 @@
-"""Real SPARQL engines for the tests: ``oxigraph serve`` and a throwaway Virtuoso.
+"""Real SPARQL engines for the tests: ``oxigraph serve``, a throwaway Virtuoso, ``cokg serve``.
 
 Each starts on free loopback ports in its own temporary directory, is polled until it answers
 (with a deadline; the pause between polls is a wait on the process, so a server that dies is
@@ -9,6 +9,8 @@ noticed at once) and is stopped at the end. Import the fixtures into a test modu
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import socket
 import subprocess
@@ -263,3 +265,39 @@ def virtuoso_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.skip(VIRTUOSO_MISSING)
     with virtuoso_server(tmp_path_factory.mktemp("virtuoso")) as url:
         yield url
+
+
+@contextmanager
+def cokg_server(
+    directory: Path, *args: str, env: dict[str, str] | None = None, port: int = 0
+) -> Iterator[str]:
+    """Run ``cokg serve`` in ``directory`` (``args`` added, ``env`` on top of a clean
+    environment); yield its base URL (``http://127.0.0.1:PORT``), stop it with SIGTERM.
+
+    Without ``--data-dir`` in ``args`` the embedded store lives in ``directory/data``.
+    """
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("COKG_")}
+    clean["XDG_DATA_HOME"] = str(directory / "xdg")  # never the real home
+    clean["PYTHONUNBUFFERED"] = "1"
+    clean.update(env or {})
+    command = [sys.executable, "-m", "cokg", "serve", "--port", str(port), *args]
+    if "--store" not in args and "--data-dir" not in args:
+        command += ["--data-dir", str(directory / "data")]
+    log = directory / "cokg-serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command, cwd=directory, env=clean, stdout=out, stderr=subprocess.STDOUT
+        )
+    found: list[str] = []
+
+    def started() -> bool:
+        match = re.search(r"serving (http://127\.0\.0\.1:\d+)/", log.read_text(errors="replace"))
+        if match:
+            found.append(match.group(1))
+        return bool(match)
+
+    try:
+        wait_until(started, process, log, deadline=120)
+        yield found[0]
+    finally:
+        stop(process)

@@ -1,0 +1,141 @@
+"""The HTTP side of a measurement: the same requests, sent by 1 or several client threads.
+
+Each client keeps one HTTP/1.1 connection (reconnecting after an error), reads every response
+to its end, and records the latency of each request. A cell of measurements stops at its
+count of requests or at its deadline, whichever comes first; only 127.0.0.1 is contacted.
+"""
+
+from __future__ import annotations
+
+import http.client
+import itertools
+import threading
+import time
+import urllib.parse
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Request:
+    """One HTTP request: a path with its query string, and headers."""
+
+    path: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    method: str = "GET"
+    body: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Response:
+    """What came back: status, body, time to the last byte (seconds), headers (lower-case names)."""
+
+    status: int
+    body: bytes
+    seconds: float
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Cell:
+    """The measurements of one workload on one side with a given number of clients."""
+
+    latencies: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    wall: float = 0.0
+
+    @property
+    def throughput(self) -> float:
+        """Successful requests per second of wall time."""
+        return len(self.latencies) / self.wall if self.wall > 0 else 0.0
+
+
+class Client:
+    """One keep-alive connection to a loopback server."""
+
+    def __init__(self, base_url: str, *, timeout: float) -> None:
+        parts = urllib.parse.urlsplit(base_url)
+        if parts.hostname != "127.0.0.1":
+            raise ValueError(f"the benchmark only talks to 127.0.0.1, not {parts.hostname}")
+        self.host, self.port, self.timeout = parts.hostname, parts.port, timeout
+        self.connection: http.client.HTTPConnection | None = None
+
+    def send(self, request: Request) -> Response:
+        """Send ``request`` and read the whole response; raise ``OSError`` on failure."""
+        if self.connection is None:
+            self.connection = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        begin = time.perf_counter()
+        try:
+            self.connection.request(
+                request.method, request.path, body=request.body, headers=dict(request.headers)
+            )
+            response = self.connection.getresponse()
+            body = response.read()
+        except (OSError, http.client.HTTPException) as e:
+            self.close()
+            raise OSError(f"{type(e).__name__}: {e}") from e
+        seconds = time.perf_counter() - begin
+        if response.will_close:
+            self.close()
+        headers = {name.lower(): value for name, value in response.getheaders()}
+        return Response(response.status, body, seconds, headers)
+
+    def close(self) -> None:
+        """Close the connection (the next request opens a new one)."""
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+
+
+def measure(
+    base_url: str,
+    requests: Sequence[Request],
+    *,
+    runs: int,
+    clients: int,
+    seconds: float,
+    timeout: float,
+) -> Cell:
+    """Send up to ``runs`` requests (cycling through ``requests``) from ``clients`` threads.
+
+    Stops at ``runs`` requests or after ``seconds`` of wall time, whichever comes first (each
+    client finishes the request it is in, bounded by ``timeout``). At least one request is
+    sent. A status other than 200 counts as an error, not as a latency.
+    """
+    cell = Cell()
+    counter = itertools.count()
+    lock = threading.Lock()
+    begin = time.perf_counter()
+    deadline = begin + seconds
+
+    def work() -> None:
+        client = Client(base_url, timeout=timeout)
+        try:
+            while True:
+                with lock:
+                    index = next(counter)
+                if index >= runs or (index > 0 and time.perf_counter() > deadline):
+                    return
+                request = requests[index % len(requests)]
+                try:
+                    response = client.send(request)
+                except OSError as e:
+                    with lock:
+                        cell.errors.append(str(e))
+                    continue
+                with lock:
+                    if response.status == 200:
+                        cell.latencies.append(response.seconds)
+                    else:
+                        snippet = response.body[:200].decode("utf-8", "replace")
+                        cell.errors.append(f"HTTP {response.status}: {snippet}")
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=work, daemon=True) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=seconds + timeout + 30)
+    cell.wall = time.perf_counter() - begin
+    return cell

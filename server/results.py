@@ -1,0 +1,239 @@
+"""Query results as HTTP bodies: pyoxigraph's serialisers, a row cap, streaming.
+
+The store has already read and checked the answer (:class:`~cokg.sparql_store.SparqlStore`
+never hands out a result the engine cut short), so every error happens before the status
+line. Then:
+
+1. the solutions (triples) are written as TSV (N-Triples), one row (triple) per line, up to
+   the row cap. Counting lines finds the cap; going one line past it tells that the result
+   was cut, before anything is sent, so the headers can say so;
+2. that compact text is turned into the format the client asked for. Small answers are
+   serialised at once (with a ``Content-Length``); large ones are serialised by a worker
+   thread into a bounded queue and streamed as they come, so the serialised answer is never
+   built in memory whole. pyoxigraph's result objects cannot cross threads; the worker
+   parses its own from the bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import IO
+
+from pyoxigraph import (
+    DefaultGraph,
+    Quad,
+    QueryBoolean,
+    QueryResultsFormat,
+    QuerySolutions,
+    RdfFormat,
+    Triple,
+    parse,
+    parse_query_results,
+    serialize,
+)
+
+from cokg.errors import QueryError, StoreUnavailable
+from cokg.formats import NTRIPLES, SPARQL_TSV, Format, ResultsFormat
+
+STREAM_ABOVE = 1 << 18
+"""Answers whose intermediate text is larger than this (bytes) are streamed."""
+
+_CHUNK = 1 << 16
+
+
+@dataclass
+class Body:
+    """A response body: bytes, or chunks produced while they are sent; and whether it was cut."""
+
+    content: bytes | Iterator[bytes]
+    truncated: bool = False
+
+
+class _Full(Exception):
+    """Raised by :class:`_LineCapped` to stop a serialiser at the cap."""
+
+
+class _LineCapped(io.RawIOBase):
+    """A sink that keeps the first ``lines`` lines written to it and notes any more."""
+
+    def __init__(self, lines: int) -> None:
+        self.limit = lines
+        self.seen = 0
+        self.chunks: list[bytes] = []
+        self.truncated = False
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
+        chunk = bytes(data)
+        if not chunk:
+            return 0
+        if self.seen >= self.limit:
+            self.truncated = True
+            raise _Full
+        newlines = chunk.count(b"\n")
+        if self.seen + newlines < self.limit:
+            self.seen += newlines
+            self.chunks.append(chunk)
+            return len(chunk)
+        cut = -1
+        for _ in range(self.limit - self.seen):
+            cut = chunk.index(b"\n", cut + 1)
+        self.chunks.append(chunk[: cut + 1])
+        self.seen = self.limit
+        if cut + 1 < len(chunk):
+            self.truncated = True
+            raise _Full
+        return len(chunk)
+
+    def getvalue(self) -> bytes:
+        return b"".join(self.chunks)
+
+
+def _capped(write: Callable[[IO[bytes]], object], lines: int) -> tuple[bytes, bool]:
+    """Run ``write`` into a sink that keeps ``lines`` lines; return them and whether cut."""
+    sink = _LineCapped(lines)
+    try:
+        write(sink)  # type: ignore[arg-type]
+    except _Full:
+        pass
+    except OSError as e:  # the embedded store evaluates lazily, while the rows are written
+        raise StoreUnavailable(f"the store failed while answering: {e}") from e
+    except (ValueError, RuntimeError, SyntaxError) as e:
+        raise QueryError(f"the query failed: {e}") from e
+    return sink.getvalue(), sink.truncated
+
+
+def solutions_body(solutions: QuerySolutions, fmt: ResultsFormat, *, max_rows: int) -> Body:
+    """Serialise SELECT solutions in ``fmt``, cut after ``max_rows`` rows."""
+    tsv, truncated = _capped(
+        lambda sink: solutions.serialize(sink, QueryResultsFormat.TSV), max_rows + 1
+    )
+    if fmt is SPARQL_TSV:
+        return Body(tsv, truncated)
+
+    def write(out: IO[bytes]) -> None:
+        parse_query_results(tsv, QueryResultsFormat.TSV).serialize(out, fmt.oxigraph)
+
+    return Body(_render(write, len(tsv)), truncated)
+
+
+def boolean_body(answer: QueryBoolean, fmt: ResultsFormat) -> Body:
+    """Serialise an ASK answer in ``fmt``."""
+    return Body(answer.serialize(format=fmt.oxigraph) or b"")
+
+
+def triples_body(
+    triples: Iterator[Triple], fmt: Format, *, max_rows: int, prefixes: dict[str, str]
+) -> Body:
+    """Serialise CONSTRUCT or DESCRIBE triples in ``fmt``, cut after ``max_rows`` triples."""
+    ntriples, truncated = _capped(
+        lambda sink: serialize(triples, sink, RdfFormat.N_TRIPLES), max_rows
+    )
+    if fmt is NTRIPLES:
+        return Body(ntriples, truncated)
+
+    def write(out: IO[bytes]) -> None:
+        parsed = (quad.triple for quad in parse(ntriples, RdfFormat.N_TRIPLES))
+        if fmt.dataset:
+            quads = (Quad(t.subject, t.predicate, t.object, DefaultGraph()) for t in parsed)
+            serialize(quads, out, fmt.oxigraph, prefixes=prefixes)
+        else:
+            serialize(parsed, out, fmt.oxigraph, prefixes=prefixes)
+
+    return Body(_render(write, len(ntriples)), truncated)
+
+
+def _render(write: Callable[[IO[bytes]], None], size: int) -> bytes | Iterator[bytes]:
+    """Run ``write`` now for a small answer; stream it from a worker for a large one."""
+    if size <= STREAM_ABOVE:
+        buffer = io.BytesIO()
+        write(buffer)
+        return buffer.getvalue()
+    return stream(write)
+
+
+class _Cancelled(Exception):
+    """The client went away: the worker stops writing."""
+
+
+class _QueueSink(io.RawIOBase):
+    """Collects writes into chunks of about ``_CHUNK`` bytes on a bounded queue."""
+
+    def __init__(self, chunks: queue.Queue[object], cancelled: threading.Event) -> None:
+        self._chunks = chunks
+        self._cancelled = cancelled
+        self._buffer = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
+        self._buffer += data
+        if len(self._buffer) >= _CHUNK:
+            self.send()
+        return len(data)
+
+    def send(self) -> None:
+        if self._buffer:
+            self.put(bytes(self._buffer))
+            self._buffer.clear()
+
+    def put(self, item: object) -> None:
+        while not self._cancelled.is_set():
+            try:
+                self._chunks.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+        raise _Cancelled
+
+
+_END = object()
+
+
+def stream(write: Callable[[IO[bytes]], None]) -> Iterator[bytes]:
+    """Return the chunks ``write`` produces, written by a worker thread as they are read.
+
+    A failure in ``write`` is raised by the iterator where it happens, so the server ends
+    the response without its last chunk and the client sees a broken answer, never a
+    complete-looking short one. Closing the iterator (the client went away) stops the
+    worker.
+    """
+    chunks: queue.Queue[object] = queue.Queue(maxsize=8)
+    cancelled = threading.Event()
+    sink = _QueueSink(chunks, cancelled)
+
+    def work() -> None:
+        try:
+            write(sink)  # type: ignore[arg-type]
+            sink.send()
+            sink.put(_END)
+        except _Cancelled:
+            pass
+        except BaseException as error:  # handed to the reader, which raises it
+            with contextlib.suppress(_Cancelled):
+                sink.put(error)
+
+    def read() -> Iterator[bytes]:
+        worker = threading.Thread(target=work, name="cokg-serialise", daemon=True)
+        worker.start()
+        try:
+            while True:
+                item = chunks.get()
+                if item is _END:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                if isinstance(item, bytes):
+                    yield item
+        finally:
+            cancelled.set()
+
+    return read()

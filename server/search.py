@@ -1,0 +1,295 @@
+"""``/search`` and ``/search.json``: full-text search with facets over the app's store.
+
+Both take the same parameters: ``q`` (the text: words, ``"phrases"``, ``prefix*``, ``-word``,
+``OR``), one or more of ``keyword``, ``approach``, ``organisation``, ``person``, ``type`` (a
+facet value's key, the last segment of its IRI, or the IRI itself), ``from`` and ``to`` (years;
+an entry matches when its period overlaps them), ``page`` and ``size``. ``/search`` answers an
+HTML page, or JSON when ``Accept`` prefers ``application/json``; ``/search.json`` always JSON,
+and with ``format=sparql-values`` a SPARQL ``VALUES ?entry { … }`` block of every matching
+entry, to paste into a query on any engine.
+
+The index (:class:`cokg.search.SearchIndex`) lives in ``SEARCH_INDEX`` (a file; None: in
+memory). It is built on the first search, updated in the same request as every write through
+the app (the ``on_write`` hook of :class:`.state.CokgState`), and rebuilt when the store's
+fingerprint changed behind its back (checked at most every ``SEARCH_CHECK_SECONDS``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import weakref
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, current_app, render_template, request
+from flask.blueprints import BlueprintSetupState
+from flask.sansio.app import App
+
+from cokg.search import (
+    FACETS,
+    MAX_PAGE_SIZE,
+    SearchError,
+    SearchIndex,
+    SearchResult,
+    Selection,
+    dumps,
+    result_json,
+    store_fingerprint,
+    values_block,
+)
+
+from .negotiation import HTML, choose, not_acceptable
+from .state import WriteEvent, cokg_state
+
+search = Blueprint("search", __name__)
+log = logging.getLogger("cokg.search")
+
+EXTENSION = "cokg.search"
+JSON = "application/json"
+_CSP = (
+    "default-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'self'"
+)
+
+
+class SearchService:
+    """The app's search index and how it keeps in step with the app's store.
+
+    The first search builds a new index; an index kept on disk from an earlier run answers at
+    once and is checked in the background (a restart never waits for a rebuild). Checks that
+    the store did not change behind the index's back run in a background thread, at most every
+    ``SEARCH_CHECK_SECONDS``, so a search never waits for them; writes through the app update
+    the index in their own request and leave only the new fingerprint to that thread.
+    """
+
+    def __init__(self, app: App) -> None:
+        self.index = SearchIndex(app.config.get("SEARCH_INDEX") or None)
+        weakref.finalize(self, self.index.close)  # the app has no shutdown hook
+        self.check_every = float(app.config.get("SEARCH_CHECK_SECONDS", 60.0))
+        self._state = app.extensions["cokg"]
+        self._lock = threading.Lock()
+        self._ready = False
+        self._checked = 0.0
+        self._checker: threading.Thread | None = None
+        self._written = False  # writes went through the app since the last fingerprint
+        self._verified = False  # the index was found in step with the store (or built from it)
+        self._state.on_write.append(self.on_write)
+
+    def current(self) -> SearchIndex:
+        """Return the index: built first if need be; a due check starts in the background."""
+        with self._lock:
+            if not self._ready and self.index.fingerprint is None:
+                self.index.build(self._state.store)  # a new index: the first search waits
+                self._ready = self._verified = True
+                self._checked = time.monotonic()
+            elif not self._ready or (
+                time.monotonic() - self._checked >= self.check_every and not self._checking()
+            ):
+                # An index kept from an earlier run answers at once; it is checked meanwhile.
+                self._ready = True
+                self._checked = time.monotonic()
+                self._checker = threading.Thread(
+                    target=self._check, name="cokg-search-check", daemon=True
+                )
+                self._checker.start()
+        return self.index
+
+    def _checking(self) -> bool:
+        return self._checker is not None and self._checker.is_alive()
+
+    def _check(self) -> None:
+        """Rebuild if the store changed behind the index's back (or trust the app's writes)."""
+        try:
+            fingerprint = store_fingerprint(self._state.store)
+            # Writes through the app were applied to an index known to be in step: only the
+            # fingerprint is new. Otherwise (a kept index not checked yet) compare.
+            trusted = self._written and self._verified
+            self._written = False
+            if trusted:
+                self.index.record_fingerprint(fingerprint)
+            elif fingerprint != self.index.fingerprint:
+                log.info("the store changed behind the search index's back: rebuilding it")
+                self.index.build(self._state.store)
+            self._verified = True
+        except Exception:
+            log.exception("checking the search index against the store failed")
+
+    def check_now(self) -> None:
+        """Run the background check in this thread (tests, and after a bulk load)."""
+        self._check()
+
+    def on_write(self, event: WriteEvent) -> None:
+        """Update the index after a write through the app (same request)."""
+        if not self._ready:
+            return  # never built: the first search builds it from the store as it is then
+        self._written = True
+        self.index.apply_write(self._state.store, event.graphs, refingerprint=False)
+
+
+@search.record_once
+def _setup(setup: BlueprintSetupState) -> None:
+    setup.app.extensions[EXTENSION] = SearchService(setup.app)
+
+
+def search_service() -> SearchService:
+    """Return the search service of the app handling the current request."""
+    service = current_app.extensions[EXTENSION]
+    if not isinstance(service, SearchService):
+        raise TypeError(f"app.extensions[{EXTENSION!r}] is not a SearchService")
+    return service
+
+
+def _int(name: str, default: int | None) -> int | None:
+    value = request.args.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise SearchError(f"{name} must be a whole number, not {value[:40]!r}") from None
+
+
+def _selection() -> Selection:
+    facets = {name: request.args.getlist(name) for name in FACETS if request.args.getlist(name)}
+    return Selection(facets, from_year=_int("from", None), to_year=_int("to", None))
+
+
+def _run() -> tuple[SearchResult, Selection]:
+    selection = _selection()
+    page = _int("page", None)
+    size = _int("size", None)
+    facets = request.args.get("facets", "1") not in ("0", "false", "no")
+    text = request.args.get("q", "")
+    result = (
+        search_service()
+        .current()
+        .search(
+            text,
+            selection,
+            page=1 if page is None else page,
+            size=10 if size is None else min(size, MAX_PAGE_SIZE),
+            facets=facets,
+        )
+    )
+    return result, selection
+
+
+def page_url(path: str, changes: dict[str, Any], *, drop: tuple[str, ...] = ()) -> str:
+    """Return ``path`` with the current parameters, ``changes`` applied and ``drop`` removed.
+
+    A change to a list sets every value of that parameter; to None removes it.
+    """
+    pairs: list[tuple[str, str]] = []
+    for name in request.args:
+        if name in changes or name in drop:
+            continue
+        pairs += [(name, value) for value in request.args.getlist(name) if value != ""]
+    for name, value in changes.items():
+        if value is None:
+            continue
+        values = value if isinstance(value, list) else [value]
+        pairs += [(name, str(v)) for v in values]
+    return path + ("?" + urlencode(pairs) if pairs else "")
+
+
+def _json(result: SearchResult) -> Response:
+    path = request.script_root + "/search.json"
+    document = result_json(result, link=lambda n: page_url(path, {"page": n}))
+    base = cokg_state().base_iri
+    for hit in document["hits"]:
+        hit["href"] = local_path(hit["iri"], base)
+    response = Response(dumps(document), mimetype=JSON)
+    response.vary.add("Accept")
+    return response
+
+
+def local_path(iri: str, base: str) -> str:
+    """Return this server's path for ``iri`` when it is under the base IRI, else ``iri``."""
+    if iri.startswith(base):
+        return request.script_root + "/" + iri[len(base) :]
+    return iri
+
+
+@search.route("/search.json")
+def search_json() -> Response:
+    """Answer a search as JSON (or, with ``format=sparql-values``, a SPARQL VALUES block)."""
+    if request.args.get("format") == "sparql-values":
+        iris = search_service().current().iris(request.args.get("q", ""), _selection())
+        text = values_block(iris) + "\n"
+        return Response(text, mimetype="text/plain")
+    result, _ = _run()
+    return _json(result)
+
+
+@search.route("/search")
+def search_page() -> Response:
+    """Answer the search page (HTML), or JSON when the client asks for it."""
+    wanted = request.args.get("format")
+    chosen = JSON if wanted == "json" else choose([HTML, JSON, "application/xhtml+xml"])
+    if chosen is None:
+        raise not_acceptable([HTML, JSON])
+    result, selection = _run()
+    if chosen == JSON:
+        return _json(result)
+    path = request.script_root + "/search"
+    base = cokg_state().base_iri
+    facet_links = {
+        name: [
+            (
+                value,
+                page_url(
+                    path,
+                    {
+                        name: [k for k in selection.facets.get(name, []) if k != value.key]
+                        if value.selected
+                        else [*selection.facets.get(name, []), value.key]
+                    },
+                    drop=("page",),
+                ),
+            )
+            for value in values
+        ]
+        for name, values in result.facets.items()
+    }
+    chosen_filters = [
+        (
+            FACETS[name].label,
+            _label_of(result, name, key),
+            page_url(path, {name: [k for k in keys if k != key]}, drop=("page",)),
+        )
+        for name, keys in selection.facets.items()
+        for key in keys
+    ]
+    page = render_template(
+        "search.html",
+        nav="search",
+        result=result,
+        selection=selection,
+        facets=FACETS,
+        facet_links=facet_links,
+        chosen_filters=chosen_filters,
+        href=lambda iri: local_path(iri, base),
+        page_link=lambda n: page_url(path, {"page": n}),
+        json_url=page_url(request.script_root + "/search.json", {}),
+        values_url=page_url(request.script_root + "/search.json", {"format": "sparql-values"}),
+        clear_years_url=page_url(path, {}, drop=("from", "to", "page")),
+        suggestion_url=page_url(path, {"q": result.suggestion}, drop=("page",)),
+        unfiltered_url=(
+            page_url(path, {}, drop=(*FACETS, "from", "to", "page"))
+            if selection.facets or selection.from_year or selection.to_year
+            else None
+        ),
+    )
+    response = Response(page, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = _CSP
+    response.vary.add("Accept")
+    return response
+
+
+def _label_of(result: SearchResult, facet: str, key: str) -> str:
+    for value in result.facets.get(facet, []):
+        if value.key == key or value.iri == key:
+            return value.label
+    return key

@@ -1,0 +1,213 @@
+"""/search and /search.json on the shipped knowledge base, in memory; writes through GSP."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from cokg.load import open_knowledge_base
+from cokg.server import create_app
+from tests.test_search import BAD_INPUTS, MINI_PUBLIC, NEW, NEW_GRAPH, PB, WELSH, entry_turtle
+
+TOKEN = "search-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture(autouse=True)
+def no_cokg_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [n for n in os.environ if n.startswith("COKG_")]:
+        monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def app() -> Flask:
+    settings = {"TESTING": True, "WRITE_TOKEN": TOKEN, "SEARCH_CHECK_SECONDS": 3600}
+    return create_app(settings, store=open_knowledge_base())
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def hits(client: FlaskClient, query: str) -> list[str]:
+    response = client.get("/search.json?" + query)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return [hit["iri"] for hit in response.json["hits"]]  # type: ignore[index]
+
+
+def test_search_json_answers_the_acceptance_queries(client: FlaskClient) -> None:
+    assert hits(client, "q=participatory+budgeting")[0] == PB
+    assert MINI_PUBLIC in hits(client, "q=citizens+jury")
+    assert hits(client, "q=coproduction")[0] == WELSH
+    years = hits(client, "from=2014&to=2016")
+    assert WELSH in years and PB not in years
+
+
+def test_search_json_has_scores_snippets_facets_and_paging_links(client: FlaskClient) -> None:
+    answer = client.get("/search.json?q=co*&size=2&keyword=co-production").json
+    assert answer is not None
+    hit = answer["hits"][0]
+    assert hit["iri"].startswith("https://w3id.org/coprod/id/project/")
+    assert hit["href"].startswith("/id/project/")
+    assert isinstance(hit["score"], float) and "snippet_html" in hit
+    assert set(answer["facets"]) == {"keyword", "approach", "organisation", "person", "type"}
+    assert any(v.get("selected") for v in answer["facets"]["keyword"])
+    assert answer["links"]["self"] == "/search.json?q=co%2A&size=2&keyword=co-production&page=1"
+
+    every = client.get("/search.json?size=2").json
+    assert every is not None and every["pages"] == 3
+    second = client.get(every["links"]["next"]).json
+    assert second is not None and second["page"] == 2 and "prev" in second["links"]
+
+
+@pytest.mark.parametrize(
+    ("accept", "media_type"),
+    [
+        ("text/html", "text/html"),
+        ("application/json", "application/json"),
+        ("application/json;q=0.9, text/html", "text/html"),
+        ("*/*", "text/html"),
+        ("", "text/html"),
+    ],
+)
+def test_search_negotiates(client: FlaskClient, accept: str, media_type: str) -> None:
+    response = client.get("/search?q=budgeting", headers={"Accept": accept} if accept else {})
+    assert response.status_code == 200 and response.mimetype == media_type
+    assert "Accept" in response.vary
+
+
+def test_search_refuses_what_it_cannot_offer(client: FlaskClient) -> None:
+    assert client.get("/search", headers={"Accept": "image/png"}).status_code == 406
+
+
+@pytest.mark.parametrize("text", BAD_INPUTS, ids=range(len(BAD_INPUTS)))
+def test_bad_input_never_gives_a_500(client: FlaskClient, text: str) -> None:
+    for path in ("/search?q=", "/search.json?q=", "/search.json?format=sparql-values&q="):
+        response = client.get(path + quote(text))
+        assert response.status_code == 200, (path, text, response.get_data(as_text=True))
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "page=abc",
+        "page=0",
+        "page=-1",
+        "page=99999999999999999999999",
+        "size=0",
+        "from=x",
+        "to=20x",
+        "from=2020&to=2010",
+        "from=99999999999999999999999",
+        "to=-99999999999999999999999",
+    ],
+)
+def test_bad_parameters_are_a_clear_400(client: FlaskClient, query: str) -> None:
+    for path in ("/search.json?", "/search?"):
+        response = client.get(path + query, headers={"Accept": "application/json"})
+        assert response.status_code == 400
+        assert response.json and response.json["error"]
+
+
+def test_a_large_page_size_is_capped_and_unknown_parameters_ignored(client: FlaskClient) -> None:
+    answer = client.get("/search.json?size=100000&colour=red").json
+    assert answer is not None and answer["size"] == 100 and answer["total"] == 6
+
+
+def test_the_page_shows_hits_facets_and_escapes(client: FlaskClient) -> None:
+    page = client.get("/search?q=%3Cscript%3Ealert(1)%3C/script%3E+budgeting").get_data(
+        as_text=True
+    )
+    assert "<script>alert" not in page and "&lt;script&gt;" in page
+    page = client.get("/search?q=participatory+budgeting").get_data(as_text=True)
+    assert 'href="/id/project/mainstreaming-participatory-budgeting"' in page
+    assert "<mark>" in page and 'id="facet-keyword"' in page
+
+
+def test_no_results_say_so_with_a_suggestion(client: FlaskClient) -> None:
+    page = client.get("/search?q=participatory+zzzqqq").get_data(as_text=True)
+    assert "No entries match" in page and "Suggestion:" in page
+
+
+def test_sparql_values_block(client: FlaskClient) -> None:
+    response = client.get("/search.json?q=citizens+jury&format=sparql-values")
+    assert response.mimetype == "text/plain"
+    assert response.get_data(as_text=True) == f"VALUES ?entry {{ <{MINI_PUBLIC}> }}\n"
+
+
+def test_an_entry_written_through_the_graph_store_is_found_next_request(
+    client: FlaskClient,
+) -> None:
+    assert hits(client, "q=quarkly") == []  # builds the index first
+    url = f"/rdf-graph-store?graph={quote(NEW_GRAPH, safe='')}"
+    headers = {**AUTH, "Content-Type": "text/turtle"}
+    written = client.put(url, data=entry_turtle("Quarkly Deliberation"), headers=headers)
+    assert written.status_code in (201, 204), written.get_data(as_text=True)
+    assert hits(client, "q=quarkly") == [NEW]
+    assert NEW in hits(client, "keyword=participatory-budgeting")
+
+    deleted = client.delete(url, headers=AUTH)
+    assert deleted.status_code == 204
+    assert hits(client, "q=quarkly") == []
+
+
+def test_an_entry_written_by_sparql_update_is_found_next_request(client: FlaskClient) -> None:
+    assert hits(client, "q=quarkly") == []
+    update = (
+        f"INSERT DATA {{ GRAPH <{NEW_GRAPH}> {{ <{NEW}> a schema:ResearchProject ; "
+        'dcterms:title "Quarkly"@en }}'
+    )
+    response = client.post("/sparql", data={"update": update}, headers=AUTH)
+    assert response.status_code in (200, 204), response.get_data(as_text=True)
+    assert hits(client, "q=quarkly") == [NEW]
+
+
+def test_a_store_changed_behind_the_apps_back_is_reindexed_by_the_check(
+    app: Flask, client: FlaskClient
+) -> None:
+    from cokg.formats import TURTLE
+    from cokg.server.search import EXTENSION
+
+    assert hits(client, "q=quarkly") == []
+    app.extensions["cokg"].store.replace_graph(NEW_GRAPH, entry_turtle("Quarkly"), TURTLE)
+    assert hits(client, "q=quarkly") == []  # the next check is not due yet
+    app.extensions[EXTENSION].check_now()
+    assert hits(client, "q=quarkly") == [NEW]
+
+
+def test_the_check_runs_in_the_background_when_due(app: Flask, client: FlaskClient) -> None:
+    from cokg.formats import TURTLE
+    from cokg.server.search import EXTENSION
+
+    service = app.extensions[EXTENSION]
+    service.check_every = 0.0
+    assert hits(client, "q=quarkly") == []
+    app.extensions["cokg"].store.replace_graph(NEW_GRAPH, entry_turtle("Quarkly"), TURTLE)
+    hits(client, "q=quarkly")  # starts the check
+    service._checker.join(timeout=30)
+    assert hits(client, "q=quarkly") == [NEW]
+
+
+def test_a_kept_index_answers_at_once_and_is_checked(tmp_path: Path) -> None:
+    from cokg.formats import TURTLE
+    from cokg.server.search import EXTENSION
+
+    settings = {"TESTING": True, "SEARCH_INDEX": str(tmp_path / "search.sqlite3")}
+    first = create_app(settings, store=open_knowledge_base())
+    assert hits(first.test_client(), "q=coproduction")[0] == WELSH
+
+    changed = open_knowledge_base()
+    changed.replace_graph(NEW_GRAPH, entry_turtle("Quarkly"), TURTLE)
+    second = create_app({**settings, "SEARCH_CHECK_SECONDS": 3600}, store=changed)
+    client = second.test_client()
+    hits(client, "q=quarkly")  # answered from the kept index; the check runs meanwhile
+    checker = second.extensions[EXTENSION]._checker
+    assert checker is not None
+    checker.join(timeout=30)
+    assert hits(client, "q=quarkly") == [NEW]
