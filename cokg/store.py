@@ -206,6 +206,7 @@ class OxigraphStore:
 
     def __init__(self, path: str | Path | None = None, *, read_only: bool = False) -> None:
         self.path = Path(path) if path is not None else None
+        self.read_only = read_only
         try:
             if self.path is None:
                 self._store = Store()
@@ -347,8 +348,8 @@ class OxigraphStore:
         self._store.clear()
 
     def flush(self) -> None:
-        """Make sure every write has reached the disk (no-op in memory)."""
-        if self.path is not None:
+        """Make sure every write has reached the disk (no-op in memory or read-only)."""
+        if self.path is not None and not self.read_only:
             self._store.flush()
 
     def close(self) -> None:

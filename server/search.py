@@ -284,6 +284,8 @@ def search_page() -> Response:
     )
     response = Response(page, mimetype="text/html")
     response.headers["Content-Security-Policy"] = _CSP
+    json_link = page_url(request.script_root + "/search.json", {})
+    response.headers["Link"] = f'<{json_link}>; rel="alternate"; type="application/json"'
     response.vary.add("Accept")
     return response
 

@@ -136,3 +136,13 @@ def test_a_broken_large_file_loads_nothing(tmp_path):
         load_files(store, [path], bulk_threshold=10)
     assert caught.value.line == 51
     assert store.count() == 0
+
+
+def test_a_read_only_store_opens_answers_and_closes(tmp_path):
+    writable = OxigraphStore(tmp_path / "kb")
+    load_knowledge_base(writable)
+    writable.close()
+    del writable
+    reader = OxigraphStore(tmp_path / "kb", read_only=True)
+    assert bool(reader.query("ASK { ?p a schema:ResearchProject }"))
+    reader.close()

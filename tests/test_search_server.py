@@ -125,7 +125,11 @@ def test_the_page_shows_hits_facets_and_escapes(client: FlaskClient) -> None:
         as_text=True
     )
     assert "<script>alert" not in page and "&lt;script&gt;" in page
-    page = client.get("/search?q=participatory+budgeting").get_data(as_text=True)
+    response = client.get("/search?q=participatory+budgeting")
+    assert response.headers["Link"] == (
+        '</search.json?q=participatory+budgeting>; rel="alternate"; type="application/json"'
+    )
+    page = response.get_data(as_text=True)
     assert 'href="/id/project/mainstreaming-participatory-budgeting"' in page
     assert "<mark>" in page and 'id="facet-keyword"' in page
 
