@@ -1,26 +1,93 @@
 """``GET /healthz``: is the store reachable, how many triples it holds, which version runs.
 
 Always JSON (it is for load balancers and monitors). 200 when the store answers; 503 with
-``Retry-After`` when it does not.
+``Retry-After`` when it does not. Reachability is a cheap ``ASK``; counting every triple takes
+seconds on a large store, so the count is refreshed in the background (after a write, or when
+older than :data:`COUNT_MAX_AGE`) and reported with the time it was taken.
 """
 
 from __future__ import annotations
 
+import threading
+import time
+from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 
 from cokg import __version__
 from cokg.errors import CokgError
+from cokg.store import ReadableStore
 
-from .state import cokg_state
+from .state import WriteEvent, cokg_state
 
 health = Blueprint("health", __name__)
+
+COUNT_MAX_AGE = 60.0
+"""Seconds after which the reported triple count is refreshed."""
+
+FIRST_COUNT_WAIT = 2.0
+"""Seconds the first request waits for a count (a small store answers well within it)."""
+
+
+class TripleCount:
+    """The store's triple count, refreshed by one background thread at a time."""
+
+    def __init__(self, store: ReadableStore) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._running = False
+        self.value: int | None = None
+        self.taken_at: float | None = None
+        self.stale = True
+
+    def invalidate(self, _event: WriteEvent | None = None) -> None:
+        """Mark the count out of date (called after every write)."""
+        self.stale = True
+
+    def current(self) -> tuple[int | None, float | None]:
+        """Return the last count and when it was taken, starting a refresh if it is old."""
+        age = time.monotonic() - self.taken_at if self.taken_at is not None else None
+        if self.stale or age is None or age > COUNT_MAX_AGE:
+            self._refresh()
+            if self.value is None:
+                self._done.wait(FIRST_COUNT_WAIT)
+        return self.value, self.taken_at
+
+    def _refresh(self) -> None:
+        with self._lock:
+            if self._running:
+                return
+            self._running = True
+            self.stale = False
+        threading.Thread(target=self._count, name="cokg-healthz-count", daemon=True).start()
+
+    def _count(self) -> None:
+        try:
+            self.value = self._store.count()
+            self.taken_at = time.monotonic()
+        except CokgError:
+            self.stale = True  # try again on the next request
+        finally:
+            with self._lock:
+                self._running = False
+            self._done.set()
+
+
+def _counter() -> TripleCount:
+    counter = current_app.extensions.get("cokg.triple_count")
+    if not isinstance(counter, TripleCount):
+        state = cokg_state()
+        counter = TripleCount(state.store)
+        state.on_write.append(counter.invalidate)
+        current_app.extensions["cokg.triple_count"] = counter
+    return counter
 
 
 @health.get("/healthz")
 def healthz() -> Response:
-    """Report on the store: ``{status, store, triples, version, backend}`` (plus ``engine``)."""
+    """Report on the store: ``{status, store, triples, triples_counted_at, version, backend}``."""
     state = cokg_state()
     report: dict[str, Any] = {
         "status": "ok",
@@ -30,9 +97,15 @@ def healthz() -> Response:
         "backend": state.backend,
     }
     try:
-        report["triples"] = state.store.count()
+        state.store.query("ASK {}")
     except CokgError as error:
         report.update(status="unavailable", store="unreachable", error=str(error))
+    else:
+        triples, taken_at = _counter().current()
+        report["triples"] = triples
+        if taken_at is not None:
+            counted = time.time() - (time.monotonic() - taken_at)
+            report["triples_counted_at"] = datetime.fromtimestamp(counted, UTC).isoformat()
     if state.engine_status is not None:
         report["engine"] = state.engine_status()
     response = jsonify(report)

@@ -7,6 +7,8 @@ import importlib
 import json
 import logging
 import os
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -417,3 +419,20 @@ def test_doctests_of_the_server_modules(module: str) -> None:
     # pytest collects doctests from cokg/ only; the server package lives in server/.
     result = doctest.testmod(importlib.import_module(f"cokg.server.{module}"))
     assert result.failed == 0
+
+
+def test_healthz_count_follows_a_write_through_the_app() -> None:
+    store = OxigraphStore()
+    app = create_app({"TESTING": True, "WRITE_TOKEN": "t0ken"}, store=store)
+    client = app.test_client()
+    assert client.get("/healthz").get_json()["triples"] == 0
+    written = client.post(
+        "/sparql",
+        data={"update": "INSERT DATA { <http://example.org/s> <http://example.org/p> 1 }"},
+        headers={"Authorization": "Bearer t0ken"},
+    )
+    assert written.status_code in (200, 204)
+    deadline = time.monotonic() + 5
+    while client.get("/healthz").get_json()["triples"] != 1:
+        assert time.monotonic() < deadline, "the count never caught up with the write"
+        threading.Event().wait(0.05)  # let the background count run
