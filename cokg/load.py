@@ -191,6 +191,9 @@ IDENTIFIER_CHECKS: tuple[tuple[str, tuple[str, ...], Callable[[str], str]], ...]
 )
 
 
+_IDENTIFIER_PREFIXES = tuple(prefix for _, prefixes, _ in IDENTIFIER_CHECKS for prefix in prefixes)
+
+
 def check_identifiers(quads: Iterable[Quad], *, source: str, text: bytes | None = None) -> None:
     """Raise :class:`~cokg.errors.IdentifierError` for an ORCID, ROR, DOI or Wikidata IRI
     that is malformed, fails its checksum or is not in its canonical form.
@@ -202,8 +205,11 @@ def check_identifiers(quads: Iterable[Quad], *, source: str, text: bytes | None 
         for term in (quad.subject, quad.object):
             if not isinstance(term, NamedNode):
                 continue
+            value = term.value
+            if not value.startswith(_IDENTIFIER_PREFIXES):  # the common case, checked once
+                continue
             for kind, prefixes, canonical in IDENTIFIER_CHECKS:
-                if not term.value.startswith(prefixes):
+                if not value.startswith(prefixes):
                     continue
                 try:
                     expected = canonical(term.value)
