@@ -8,18 +8,15 @@ screenshots of an entry page on a desktop and a phone, kept as test artefacts in
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.servers import answers, free_port, stop, wait_until
-from tests.test_query_page_browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS
+from tests.servers import cokg_server
+from tests.test_query_page_browser import WAIT_MS
 
 try:
     from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -38,35 +35,8 @@ SCRIPT_TITLE = "A <script>document.title='pwned'</script> entry"
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`cokg serve` on its own embedded store, writable with a token; yields its base URL."""
     folder = tmp_path_factory.mktemp("pages")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COKG_")}
-    env["XDG_DATA_HOME"] = str(folder / "xdg")
-    env["COKG_WRITE_TOKEN"] = TOKEN
-    log = folder / "serve.log"
-    command = [sys.executable, "-m", "cokg", "serve", "--port", str(port)]
-    command += ["--data-dir", str(folder / "data")]
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command, cwd=folder, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: answers(url + "/healthz"), process, log, deadline=120)
+    with cokg_server(folder, env={"COKG_WRITE_TOKEN": TOKEN}) as url:
         yield url
-    finally:
-        stop(process)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if sync_playwright is None:
-        pytest.fail("Playwright is missing: `pip install playwright` (it is in the test extras)")
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: `apt-get install -y chromium` (Debian's browser)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

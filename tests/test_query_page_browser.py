@@ -6,11 +6,9 @@ it or Playwright is missing these tests fail saying what to install: they do not
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,26 +19,13 @@ from pyoxigraph import Literal, NamedNode
 
 from cokg.load import open_knowledge_base
 from cokg.resources import QUERIES_DIR
-from tests.servers import answers, free_port, stop, wait_until
+from tests.servers import cokg_server
 
-try:
-    from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
-except ImportError:  # reported by the `browser` fixture, as a failure
-    sync_playwright = None
+with contextlib.suppress(ImportError):  # reported by the `browser` fixture (conftest.py)
+    from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 UNITS = QUERIES_DIR / "cq10-units-and-parents.rq"
 UNITS_QUESTION = "Which organisations are units inside another, and which have a ROR iD?"
 WAIT_MS = 15_000  # how long an expectation waits for the page before failing
@@ -85,37 +70,8 @@ def table_of(page: Page) -> list[list[str]]:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`cokg serve` on its own embedded store; yields its base URL."""
     folder = tmp_path_factory.mktemp("query-page")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COKG_")}
-    env["XDG_DATA_HOME"] = str(folder / "xdg")
-    log = folder / "serve.log"
-    command = [sys.executable, "-m", "cokg", "serve", "--port", str(port)]
-    command += ["--data-dir", str(folder / "data")]
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command, cwd=folder, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: answers(url + "/healthz"), process, log, deadline=120)
+    with cokg_server(folder) as url:
         yield url
-    finally:
-        stop(process)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if sync_playwright is None:
-        pytest.fail("Playwright is missing: `pip install playwright` (it is in the test extras)")
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: `apt-get install -y chromium` (Debian's browser; "
-            "these tests never download one with `playwright install`)"
-        )
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
 
-from tests.servers import answers, free_port, stop, wait_until
-from tests.test_query_page_browser import browser, page  # noqa: F401 (fixtures)
+from tests.servers import cokg_server
+from tests.test_query_page_browser import page  # noqa: F401 (fixture)
 from tests.test_search import NEW, NEW_GRAPH, WELSH, entry_turtle
 
 with contextlib.suppress(ImportError):  # reported by the `browser` fixture, as a failure
@@ -33,23 +30,8 @@ TOKEN = "browser-search-token"
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`cokg serve` on its own embedded store, writes allowed; yields its base URL."""
     folder = tmp_path_factory.mktemp("search-page")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COKG_")}
-    env["XDG_DATA_HOME"] = str(folder / "xdg")
-    env["COKG_WRITE_TOKEN"] = TOKEN
-    log = folder / "serve.log"
-    command = [sys.executable, "-m", "cokg", "serve", "--port", str(port)]
-    command += ["--data-dir", str(folder / "data")]
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command, cwd=folder, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: answers(url + "/healthz"), process, log, deadline=120)
+    with cokg_server(folder, env={"COKG_WRITE_TOKEN": TOKEN}) as url:
         yield url
-    finally:
-        stop(process)
     assert (folder / "data" / "search.sqlite3").is_file()
 
 

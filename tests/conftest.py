@@ -1,0 +1,45 @@
+"""Fixtures shared by the browser tests: Debian's chromium driven by Playwright.
+
+The tests never download a browser (`playwright install`); CI installs Debian's chromium.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+try:
+    from playwright.sync_api import sync_playwright
+except ImportError:  # reported by the `browser` fixture, as a failure
+    sync_playwright = None
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's chromium, headless, for one test module."""
+    if sync_playwright is None:
+        pytest.fail("Playwright is missing: `pip install playwright` (it is in the test extras)")
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: `apt-get install -y chromium` (Debian's browser; "
+            "these tests never download one with `playwright install`)"
+        )
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
