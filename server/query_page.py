@@ -202,12 +202,13 @@ def render_query_page(query: str | None, *, failure: Failure | None = None) -> R
 
 @functools.cache
 def competency_questions() -> tuple[Example, ...]:
-    """Return the shipped competency questions (``queries/cq*.rq``), in file order.
+    """Return the shipped example queries: the competency questions (``queries/cq*.rq``) in
+    file order, then how to use a search from SPARQL (``queries/search-values.rq``).
 
     Each file's first line is a ``# question`` comment; it labels the example.
     """
     found = []
-    for path in sorted(QUERIES_DIR.glob("cq*.rq")):
+    for path in [*sorted(QUERIES_DIR.glob("cq*.rq")), QUERIES_DIR / "search-values.rq"]:
         text = path.read_text(encoding="utf-8")
         first = text.split("\n", 1)[0]
         question = first.lstrip("#").strip() if first.startswith("#") else path.stem

@@ -187,13 +187,25 @@ def test_the_page_offers_every_competency_question_as_an_example(client: FlaskCl
     assert response.status_code == 200
     page = Page(response.get_data(as_text=True))
     examples = page.find_all("a", cls="example")
-    assert len(examples) == len(competency_files()) >= 15
-    for link, path in zip(examples, competency_files(), strict=True):
+    files = [*competency_files(), QUERIES_DIR / "search-values.rq"]
+    assert len(examples) == len(files) >= 16
+    for link, path in zip(examples, files, strict=True):
         text = path.read_text(encoding="utf-8")
         assert link.text.strip() == text.splitlines()[0].lstrip("# ").strip()
         target = urlsplit(link.attrs["href"])
         assert target.path == "/query"
         assert parse_qs(target.query)["query"] == [text]
+
+
+def test_the_search_example_answers_what_the_search_finds(client: FlaskClient) -> None:
+    # The example's VALUES block is what /search.json gives for "citizens jury".
+    block = client.get("/search.json?q=citizens+jury&format=sparql-values").get_data(as_text=True)
+    example = (QUERIES_DIR / "search-values.rq").read_text(encoding="utf-8")
+    relative = "<id/project/local-solutions-to-local-problems>"
+    assert relative in example
+    assert relative.replace("<", "<https://w3id.org/coprod/") in block
+    page = client.get("/query", query_string={"query": example}).get_data(as_text=True)
+    assert "Nick Bland" in page and "Oliver Escobar" in page
 
 
 def test_an_example_link_runs_its_query_without_javascript(client: FlaskClient) -> None:

@@ -383,6 +383,16 @@ def test_from_clauses_choose_the_dataset(loaded: WritableStore) -> None:
     assert values(result, "s") == [P2]
 
 
+def test_from_in_a_comment_or_a_string_leaves_the_union_default_graph(
+    loaded: WritableStore,
+) -> None:
+    query = (
+        "# Search from SPARQL: an example\n"
+        f'SELECT ?s WHERE {{ ?s a schema:ResearchProject FILTER(?s != "FROM <{G2}>") }}'
+    )
+    assert sorted(values(loaded.query(query), "s")) == sorted([P1, P2])
+
+
 def test_from_named_clauses_choose_the_named_graphs(loaded: WritableStore) -> None:
     result = loaded.query(
         f"SELECT DISTINCT ?g FROM NAMED <{G2}> WHERE {{ GRAPH ?g {{ ?s ?p ?o }} }}"
