@@ -78,7 +78,7 @@ from cokg.errors import (
 )
 from cokg.formats import RDF_FORMATS, RESULTS_FORMATS, SPARQL_CSV, Format
 from cokg.namespaces import PREFIXES
-from cokg.sparql_text import has_dataset_clause
+from cokg.sparql_text import has_dataset_clause, shift_back
 from cokg.store import QueryResult, RdfInput, parse_quads, position_of
 
 __all__ = [
@@ -370,7 +370,8 @@ def _with_prefixes(sparql: str) -> str:
     """Declare the :data:`~cokg.namespaces.PREFIXES` the text uses but does not declare.
 
     The declarations take one line of their own before the query, so columns in the engine's
-    messages stay right and lines are off by exactly one (:func:`_unshift` puts them back).
+    messages stay right and lines are off by exactly one
+    (:func:`~cokg.sparql_text.shift_back` puts them back).
 
     >>> _with_prefixes("ASK { ?s a schema:Person }").splitlines()[0]
     'PREFIX schema: <https://schema.org/>'
@@ -382,24 +383,6 @@ def _with_prefixes(sparql: str) -> str:
         if name not in declared and re.search(rf"(?<![\w.\-]){name}:", sparql)
     ]
     return " ".join(missing) + "\n" + sparql if missing else sparql
-
-
-_REPORTED_LINE = re.compile(r"(\bat |\bline |\bbetween line |\band line )(\d+)")
-
-
-def _unshift(error: QueryError, lines: int) -> QueryError:
-    """Return ``error`` with its line numbers moved up by the ``lines`` cokg prepended.
-
-    >>> str(_unshift(QueryError("malformed query: error at 2:8: expected", line=2, column=8), 1))
-    'malformed query: error at 1:8: expected'
-    """
-    if not lines:
-        return error
-    message = _REPORTED_LINE.sub(
-        lambda m: m.group(1) + str(max(1, int(m.group(2)) - lines)), error.message
-    )
-    line = max(1, error.line - lines) if error.line is not None else None
-    return QueryError(message, line=line, column=error.column)
 
 
 def _engine_message(body: bytes) -> str:
@@ -594,7 +577,7 @@ class SparqlStore:
         except QueryError as error:
             if not added:
                 raise
-            raise _unshift(error, added) from error
+            raise shift_back(error, added) from error
 
     def graphs(self) -> list[str]:
         """Return the IRIs of every named graph, sorted (the engine's own graphs left out)."""
@@ -739,7 +722,7 @@ class SparqlStore:
             added = text.count("\n") - sparql.count("\n")
             if not added:
                 raise
-            raise _unshift(error, added) from error
+            raise shift_back(error, added) from error
 
     def clear(self) -> None:
         """Delete every graph (the engine's own graphs stay)."""

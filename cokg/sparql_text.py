@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from cokg.errors import QueryError
+
 _DATASET_CLAUSE = re.compile(r"\bFROM\s+(?:NAMED\s+)?(?:<|[A-Za-z][\w.\-]*:|:)", re.IGNORECASE)
 
 # What may hide a FROM keyword: IRIs (kept), string literals and comments (blanked).
@@ -38,3 +40,24 @@ def has_dataset_clause(sparql: str) -> bool:
     False
     """
     return _DATASET_CLAUSE.search(code_only(sparql)) is not None
+
+
+_REPORTED_LINE = re.compile(r"(\bat |\bline |\bbetween line |\band line )(\d+)")
+
+
+def shift_back(error: QueryError, lines: int) -> QueryError:
+    """Return ``error`` with its line numbers moved up by the ``lines`` added before the text.
+
+    Used wherever cokg puts lines (``PREFIX``, ``BASE``) before a user's query, so that the
+    line and column an engine reports point into the user's own text.
+
+    >>> str(shift_back(QueryError("error at 2:8: expected", line=2, column=8), 1))
+    'error at 1:8: expected'
+    """
+    if not lines:
+        return error
+    message = _REPORTED_LINE.sub(
+        lambda m: m.group(1) + str(max(1, int(m.group(2)) - lines)), error.message
+    )
+    line = max(1, error.line - lines) if error.line is not None else None
+    return QueryError(message, line=line, column=error.column)

@@ -20,6 +20,9 @@ from pyoxigraph import NamedNode
 
 from cokg.errors import QueryError
 
+# Re-exported: the endpoint and the query page take it from here with the other helpers.
+from cokg.sparql_text import shift_back as shift_back
+
 _TOKEN = re.compile(
     r'(?P<string>"""(?:[^"\\]|\\.|"(?!""))*"""'
     r"|'''(?:[^'\\]|\\.|'(?!''))*'''"
@@ -158,24 +161,6 @@ def with_base(text: str, base_iri: str) -> tuple[str, int]:
     if not has_relative_iri(text):
         return text, 0
     return f"BASE <{base_iri}>\n{text}", 1
-
-
-_REPORTED_LINE = re.compile(r"(\bat |\bline |\bbetween line |\band line )(\d+)")
-
-
-def shift_back(error: QueryError, lines: int) -> QueryError:
-    """Return ``error`` with its line numbers moved up by the ``lines`` added before the text.
-
-    >>> str(shift_back(QueryError("error at 2:8: expected", line=2, column=8), 1))
-    'error at 1:8: expected'
-    """
-    if not lines:
-        return error
-    message = _REPORTED_LINE.sub(
-        lambda m: m.group(1) + str(max(1, int(m.group(2)) - lines)), error.message
-    )
-    line = max(1, error.line - lines) if error.line is not None else None
-    return QueryError(message, line=line, column=error.column)
 
 
 def with_using(update: str, graphs: list[str], named_graphs: list[str]) -> str:
