@@ -1,10 +1,13 @@
-"""Fixtures shared by the browser tests: Debian's chromium driven by Playwright.
+"""Fixtures shared by every test module.
 
-The tests never download a browser (`playwright install`); CI installs Debian's chromium.
+- the shell's ``COKG_*`` settings never leak into an app or command under test;
+- the browser tests get Debian's chromium driven by Playwright (never `playwright install`;
+  CI installs Debian's chromium).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +18,14 @@ try:
     from playwright.sync_api import sync_playwright
 except ImportError:  # reported by the `browser` fixture, as a failure
     sync_playwright = None
+
+
+@pytest.fixture(autouse=True)
+def no_cokg_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings of the shell running the tests (COKG_STORE, COKG_WRITE_TOKEN…) stay out."""
+    for name in [n for n in os.environ if n.startswith("COKG_")]:
+        monkeypatch.delenv(name)
+
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 import warnings
 from typing import Any
 
@@ -28,12 +27,6 @@ ALICE = f"""
 <{EX}alice> a foaf:Person ; foaf:name "Alice" ; foaf:knows [ foaf:name "Bob" ] .
 """
 CAROL = f'<{EX}carol> <http://xmlns.com/foaf/0.1/name> "Carol" .\n'
-
-
-@pytest.fixture(autouse=True)
-def no_cokg_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in [n for n in os.environ if n.startswith("COKG_")]:
-        monkeypatch.delenv(name)
 
 
 def make_app(**config: Any) -> Flask:

@@ -6,7 +6,6 @@ as raw text where structure matters.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -131,13 +130,6 @@ def annotation_of(cell: Element) -> str | None:
 
 
 # -- fixtures --------------------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def no_cokg_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Settings of the shell running the tests (COKG_STORE…) must not leak into the app."""
-    for name in [n for n in os.environ if n.startswith("COKG_")]:
-        monkeypatch.delenv(name)
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from urllib.parse import quote
 
@@ -16,12 +15,6 @@ from tests.test_search import BAD_INPUTS, MINI_PUBLIC, NEW, NEW_GRAPH, PB, WELSH
 
 TOKEN = "search-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-@pytest.fixture(autouse=True)
-def no_cokg_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in [n for n in os.environ if n.startswith("COKG_")]:
-        monkeypatch.delenv(name)
 
 
 @pytest.fixture

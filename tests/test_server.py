@@ -6,7 +6,6 @@ import doctest
 import importlib
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -38,13 +37,6 @@ ex:p3 a ex:Project ; dcterms:title "Citizens' juries"@en .
 TINY_TRIPLES = 6
 
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
-
-
-@pytest.fixture(autouse=True)
-def no_cokg_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Settings of the shell running the tests (COKG_STORE…) must not leak into the app."""
-    for name in [n for n in os.environ if n.startswith("COKG_")]:
-        monkeypatch.delenv(name)
 
 
 def tiny_store() -> OxigraphStore:

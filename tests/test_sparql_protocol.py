@@ -8,7 +8,6 @@ import csv
 import doctest
 import importlib
 import io
-import os
 import threading
 import time
 import warnings
@@ -58,13 +57,6 @@ CONSTRUCT = "CONSTRUCT WHERE { ?p dcterms:title ?t }"
 DESCRIBE = f"DESCRIBE <{EX}p1>"
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 SD = rdflib.Namespace("http://www.w3.org/ns/sparql-service-description#")
-
-
-@pytest.fixture(autouse=True)
-def no_cokg_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Settings of the shell running the tests (COKG_WRITE_TOKEN…) must not leak in."""
-    for name in [n for n in os.environ if n.startswith("COKG_")]:
-        monkeypatch.delenv(name)
 
 
 def tiny_store() -> OxigraphStore:
