@@ -264,13 +264,12 @@ def _write(store: WritableStore, graphs: Sequence[str], quads: list[Quad]) -> No
     if isinstance(store, OxigraphStore):
         store.replace_graphs_quads(graphs, quads)
         return
-    for graph in graphs:
-        lines = [
-            f"{q.subject} {q.predicate} {q.object} .\n"
-            for q in quads
-            if isinstance(q.graph_name, NamedNode) and q.graph_name.value == graph
-        ]
-        store.replace_graph(graph, "".join(lines).encode(), NTRIPLES)
+    lines: dict[str, list[str]] = {graph: [] for graph in graphs}
+    for q in quads:  # one pass, whatever the number of graphs
+        if isinstance(q.graph_name, NamedNode) and q.graph_name.value in lines:
+            lines[q.graph_name.value].append(f"{q.subject} {q.predicate} {q.object} .\n")
+    for graph, triples in lines.items():
+        store.replace_graph(graph, "".join(triples).encode(), NTRIPLES)
 
 
 def load_files(
