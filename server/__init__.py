@@ -20,6 +20,7 @@ from cokg.namespaces import DEFAULT_BASE_IRI
 from cokg.store import ReadableStore, WritableStore, open_store
 
 from .cors import init_cors
+from .dataset import dataset
 from .errors import register_error_handlers
 from .gsp import gsp
 from .health import health
@@ -115,6 +116,7 @@ def create_app(
     app.register_blueprint(search)
     app.register_blueprint(resources)
     app.register_blueprint(pages)
+    app.register_blueprint(dataset)
     return app
 
 

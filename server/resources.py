@@ -34,7 +34,6 @@ from werkzeug.exceptions import NotAcceptable
 from cokg.describe import (
     CONTEXT,
     LICENSE,
-    dataset_description,
     describe,
     document_metadata,
     fingerprint,
@@ -283,14 +282,12 @@ def requested_format(*, allow_html: bool) -> Format | str | None:
 def description(path: str, iri: str) -> list[Triple] | None:
     """Return what the data document about ``path`` holds, or None for an unknown resource."""
     store = cokg_state().store
-    triples = describe(store, iri)
     if path == "dataset":
-        triples += [
-            t
-            for t in dataset_description(iri, sparql_endpoint=_sparql_endpoint())
-            if t not in triples
-        ]
-    elif not triples and not mentioned(store, iri):
+        from .dataset import dataset_triples  # it builds on this module's helpers
+
+        return dataset_triples()
+    triples = describe(store, iri)
+    if not triples and not mentioned(store, iri):
         return None
     label = label_of(iri, triples)
     dataset_iri = cokg_state().base_iri + "dataset"
@@ -347,7 +344,3 @@ def _format_of_media_type(media_type: str) -> Format:
 
 def _context_url() -> str:
     return url_for("resources.context", _external=True)
-
-
-def _sparql_endpoint() -> str:
-    return request.host_url.rstrip("/") + request.script_root + "/sparql"

@@ -1,0 +1,293 @@
+"""The knowledge base as a dataset: ``/.well-known/void`` and the dataset page ``/page/dataset``.
+
+``/.well-known/void`` (the VoID discovery location) answers the VoID + DCAT description of
+``{base}dataset`` (:mod:`cokg.void`) in the negotiated RDF format (Turtle by default;
+``?format=`` overrides) and **303** to the dataset page for browsers. ``/data/dataset…`` serves
+the same description (:func:`dataset_triples`, called by :mod:`.resources`), with the same
+``ETag``, ``Last-Modified`` and ``Link`` headers as every data document.
+
+``/page/dataset`` is the page a person reads: the licence, the SPARQL endpoint, the dumps with
+their sizes and SHA-256 checksums, the statistics as tables and small SVG charts (entries per
+year, top keywords), releases to cite, and a schema.org ``Dataset`` in JSON-LD for dataset
+search engines. The figures are counted once per store version (:class:`cokg.void.StatisticsCache`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from flask import Blueprint, Response, current_app, render_template, request, url_for
+from pyoxigraph import Triple
+
+from cokg.describe import LICENSE, document_metadata
+from cokg.formats import JSONLD, RDF_FORMATS, Format
+from cokg.void import (
+    DESCRIPTION,
+    TITLE,
+    DatasetStatistics,
+    Distribution,
+    StatisticsCache,
+    dataset_description,
+    dataset_iri,
+)
+
+from .negotiation import HTML, choose, not_acceptable, offers
+from .resources import (
+    XHTML,
+    as_uri,
+    conditional,
+    data_url,
+    document_iri,
+    link_header,
+    page_url,
+    requested_format,
+    serialise,
+)
+from .state import cokg_state
+
+dataset = Blueprint("dataset", __name__)
+
+_STATISTICS = "cokg.void.statistics"
+_CSP = (
+    "default-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'self'"
+)
+LICENSE_NAME = "Creative Commons Attribution 4.0 International (CC BY 4.0)"
+
+
+def statistics() -> DatasetStatistics:
+    """Return the figures of the served store, counted once per store version."""
+    cache = current_app.extensions.get(_STATISTICS)
+    if not isinstance(cache, StatisticsCache):
+        state = cokg_state()
+        cache = StatisticsCache(state.store, base_iri=state.base_iri)
+        state.on_write.append(cache.invalidate)
+        current_app.extensions[_STATISTICS] = cache
+    return cache.get()
+
+
+def current_distributions() -> list[Distribution]:
+    """Return the dump files the server offers (:mod:`.dumps`), or none before it exists."""
+    try:
+        module = importlib.import_module(f"{__package__}.dumps")
+    except ModuleNotFoundError:
+        return []
+    current = getattr(module, "current_dumps", None)
+    return list(current()) if callable(current) else []
+
+
+def current_releases() -> list[Any]:
+    """Return the releases the server offers (:mod:`.dumps`), newest first, or none."""
+    try:
+        module = importlib.import_module(f"{__package__}.dumps")
+    except ModuleNotFoundError:
+        return []
+    current = getattr(module, "current_releases", None)
+    return list(current()) if callable(current) else []
+
+
+def _root() -> str:
+    return request.host_url.rstrip("/") + request.script_root
+
+
+def dataset_triples(dumps: Sequence[Distribution] | None = None) -> list[Triple]:
+    """Return the data document about the dataset: its description and the document's own."""
+    state = cokg_state()
+    iri = dataset_iri(state.base_iri)
+    triples = dataset_description(
+        state.store,
+        base_iri=state.base_iri,
+        distributions=current_distributions() if dumps is None else dumps,
+        statistics=statistics(),
+        sparql_endpoint=_root() + "/sparql",
+        download_base=_root() + "/dumps/",
+    )
+    return triples + document_metadata(
+        iri, document=document_iri("dataset"), dataset=iri, title=TITLE
+    )
+
+
+@dataset.get("/.well-known/void")
+def well_known_void() -> Response:
+    """Answer the dataset description (VoID + DCAT) in the negotiated format; HTML: 303."""
+    fmt = requested_format(allow_html=True)
+    negotiated = fmt is None
+    if fmt is None:
+        offered = [*offers(RDF_FORMATS), HTML, XHTML]
+        chosen = choose(offered)
+        if chosen is None:
+            raise not_acceptable(offered)
+        fmt = "html" if chosen in (HTML, XHTML) else RDF_FORMATS.by_media_type(chosen)
+    if not isinstance(fmt, Format):
+        target = as_uri(page_url("dataset"))
+        response = Response(f"303 See Other: {target}\n", 303, mimetype="text/plain")
+        response.headers["Location"] = target
+        response.headers["Vary"] = "Accept"
+        response.headers["Link"] = link_header("dataset")
+        return response
+    state = cokg_state()
+    iri = dataset_iri(state.base_iri)
+    triples = dataset_triples()
+    body = serialise(triples, fmt, document=document_iri("dataset"), about=iri)
+    response = Response(body, 200, mimetype=fmt.media_type)
+    if fmt.media_type.startswith("text/") or fmt is JSONLD:
+        response.mimetype_params["charset"] = "utf-8"
+    response.headers["Content-Location"] = as_uri(data_url("dataset", fmt))
+    if negotiated:
+        response.headers["Vary"] = "Accept"
+    response.headers["Link"] = link_header("dataset")
+    return conditional(response, hashlib.sha256(body).hexdigest()[:40])
+
+
+@dataset.get("/page/dataset")
+def dataset_page() -> Response:
+    """The dataset page: licence, endpoint, dumps, statistics, charts, releases to cite."""
+    state = cokg_state()
+    stats = statistics()
+    dumps = current_distributions()
+    releases = current_releases()
+    iri = dataset_iri(state.base_iri)
+    root = _root()
+    context: dict[str, Any] = {
+        "iri": iri,
+        "title": TITLE,
+        "description": DESCRIPTION,
+        "license": LICENSE,
+        "license_name": LICENSE_NAME,
+        "endpoint": root + "/sparql",
+        "uri_space": state.base_iri + "id/",
+        "void_url": url_for("dataset.well_known_void"),
+        "stats": stats,
+        "dumps": [_dump_row(d) for d in dumps],
+        "releases": releases,
+        "formats": [(fmt.label, data_url("dataset", fmt), fmt.media_type) for fmt in RDF_FORMATS],
+        "describedby": data_url("dataset"),
+        "year_chart": bar_chart([(c.iri, c.count) for c in stats.entries_per_year]),
+        "keyword_chart": bar_chart(
+            [(c.label or c.iri.rsplit("/", 1)[-1], c.count) for c in stats.top_keywords]
+        ),
+        "keyword_links": {c.label or c.iri: _local_page(c.iri) for c in stats.top_keywords},
+        "linkset_rows": [
+            (ls.title, ls.target, _compact(ls.predicate), ls.predicate, ls.triples)
+            for ls in stats.linksets
+        ],
+        "class_rows": [(_compact(c.iri), c.iri, c.count) for c in stats.classes],
+        "property_rows": [(_compact(p.iri), p.iri, p.count) for p in stats.properties],
+        "schema_jsonld": schema_dataset_jsonld(iri, dumps, root=root),
+    }
+    body = render_template("dataset.html", nav="dataset", **context)
+    response = Response(body, 200, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = _CSP
+    response.headers["Link"] = link_header("dataset")
+    return conditional(response, hashlib.sha256(body.encode("utf-8")).hexdigest()[:40])
+
+
+def _local_page(iri: str) -> str | None:
+    base = cokg_state().base_iri + "id/"
+    return page_url(iri[len(base) :]) if iri.startswith(base) else None
+
+
+def _compact(iri: str) -> str:
+    from cokg.describe import prefixes_for
+
+    prefixes = prefixes_for(cokg_state().base_iri)
+    for name, namespace in sorted(prefixes.items(), key=lambda item: -len(item[1])):
+        if name != "kb" and iri.startswith(namespace) and len(iri) > len(namespace):
+            return f"{name}:{iri[len(namespace) :]}"
+    return iri
+
+
+def _dump_row(dump: Distribution) -> dict[str, Any]:
+    return {
+        "name": dump.name,
+        "title": dump.title,
+        "href": f"{request.script_root}/dumps/{dump.name}",
+        "size": human_size(dump.byte_size),
+        "bytes": dump.byte_size,
+        "sha256": dump.sha256,
+        "statements": dump.statements,
+        "media_type": dump.media_type,
+        "compressed": dump.compressed,
+    }
+
+
+def human_size(size: int) -> str:
+    """Return a byte count as people read it.
+
+    >>> human_size(999), human_size(1536), human_size(5_000_000)
+    ('999 bytes', '1.5 kB', '5.0 MB')
+    """
+    if size < 1000:
+        return f"{size} bytes"
+    value = float(size)
+    for unit in ("kB", "MB", "GB", "TB"):
+        value /= 1000
+        if value < 1000 or unit == "TB":
+            return f"{value:.1f} {unit}"
+    return f"{size} bytes"  # pragma: no cover - the loop always returns
+
+
+def bar_chart(bars: Sequence[tuple[str, int]], *, width: int = 320) -> dict[str, Any]:
+    """Return the geometry of a horizontal bar chart (drawn as inline SVG by the template).
+
+    >>> chart = bar_chart([("2018", 3), ("2019", 1)])
+    >>> [(b["label"], b["width"]) for b in chart["bars"]], chart["height"]
+    ([('2018', 320), ('2019', 107)], 48)
+    """
+    top = max((count for _, count in bars), default=0)
+    rows = []
+    for index, (label, count) in enumerate(bars):
+        rows.append(
+            {
+                "label": label,
+                "count": count,
+                "y": index * 24,
+                "width": round(width * count / top) if top else 0,
+            }
+        )
+    return {"bars": rows, "height": len(rows) * 24, "width": width}
+
+
+def schema_dataset_jsonld(iri: str, dumps: Sequence[Distribution], *, root: str) -> str:
+    """Return the schema.org ``Dataset`` of the knowledge base, safe inside ``<script>``."""
+    node: dict[str, Any] = {
+        "@context": "https://schema.org",
+        "@type": "Dataset",
+        "@id": iri,
+        "name": TITLE,
+        "description": DESCRIPTION,
+        "license": LICENSE,
+        "url": root + "/page/dataset",
+        "isAccessibleForFree": True,
+        "creator": {"@type": "Organization", "name": "cokg contributors"},
+        "keywords": ["co-production", "public services", "citizen participation"],
+        "includedInDataCatalog": {"@type": "DataCatalog", "name": "cokg", "url": root + "/"},
+        "distribution": [
+            {
+                "@type": "DataDownload",
+                "name": dump.title,
+                "contentUrl": f"{root}/dumps/{dump.name}",
+                "encodingFormat": "application/gzip" if dump.compressed else dump.media_type,
+                "contentSize": str(dump.byte_size),
+                "sha256": dump.sha256,
+            }
+            for dump in dumps
+        ],
+    }
+    text = json.dumps(node, ensure_ascii=False, indent=2)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+__all__ = [
+    "bar_chart",
+    "current_distributions",
+    "dataset",
+    "dataset_triples",
+    "human_size",
+    "schema_dataset_jsonld",
+    "statistics",
+]
