@@ -288,18 +288,101 @@ def _print_table(result: QuerySolutions, base_iri: str) -> None:
 @click.option(
     "-o", "--output", type=click.Path(path_type=Path), default=None, help="File (default: stdout)."
 )
+@click.option(
+    "-d",
+    "--directory",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Write every dump the server offers into this folder instead (all formats, "
+    "plain and gzip, with a manifest of sizes and SHA-256).",
+)
 def dump(
-    store_spec: str | None, base_iri: str, format_name: str, graph: str | None, output: Path | None
+    store_spec: str | None,
+    base_iri: str,
+    format_name: str,
+    graph: str | None,
+    output: Path | None,
+    directory: Path | None,
 ) -> None:
-    """Write the knowledge graph (or one graph) in an RDF format, streaming."""
-    fmt = RDF_FORMATS.get(format_name)
+    """Write the knowledge graph (or one graph) in an RDF format, streaming.
+
+    With --directory, write the whole set of dumps of /dumps/ (Turtle, N-Triples, N-Quads,
+    TriG, JSON-LD, the ontology and the vocabularies, each also gzipped) into that folder.
+    """
     store = _open(store_spec, base_iri)
+    if directory is not None:
+        from cokg.dumps import write_dumps
+
+        if output is not None or graph is not None:
+            raise click.UsageError("--directory writes every dump: leave out --output and --graph")
+        files = write_dumps(store, directory, base_iri=base_iri, progress=sys.stderr.isatty())
+        for item in files:
+            click.echo(f"{item.sha256}  {item.byte_size:>12}  {item.name}")
+        return
+    fmt = RDF_FORMATS.get(format_name)
     if output is None:
         export(store, sys.stdout.buffer, fmt, graph=graph)
         sys.stdout.buffer.flush()
         return
     with output.open("wb") as handle:
         export(store, handle, fmt, graph=graph)
+
+
+@main.command()
+@click.argument("version")
+@store_option
+@base_iri_option
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="The folder `cokg serve` uses; the release goes to DATA_DIR/releases/VERSION, and "
+    "without --store its store is released (default: $XDG_DATA_HOME/cokg).",
+)
+@click.option(
+    "--date",
+    "issued",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="The release date, YYYY-MM-DD (default: today, UTC).",
+)
+@click.option(
+    "--previous", default=None, help="The version this one follows (default: the newest one)."
+)
+def release(
+    version: str,
+    store_spec: str | None,
+    base_iri: str,
+    data_dir: Path | None,
+    issued: Any,
+    previous: str | None,
+) -> None:
+    """Freeze the knowledge graph into release VERSION (dumps, VoID, CITATION.cff, BibTeX,
+    DataCite JSON), served for ever at /releases/VERSION/.
+
+    Releases never change: an existing VERSION is refused (exit status 2).
+    """
+    from cokg.release import check_version, default_releases_dir, make_release
+    from cokg.store import OxigraphStore
+
+    check_version(version)
+    releases = default_releases_dir(data_dir)
+    embedded = releases.parent / "store"
+    if store_spec is None and embedded.is_dir():
+        store: ReadableStore = OxigraphStore(embedded, read_only=True)
+    else:
+        store = _open(store_spec, base_iri)
+    made = make_release(
+        store,
+        releases,
+        version,
+        base_iri=base_iri,
+        issued=issued.date() if issued is not None else None,
+        previous=previous,
+        progress=sys.stderr.isatty(),
+    )
+    click.echo(f"release {made.version} ({made.issued.isoformat()}) written to {made.directory}")
+    click.echo(made.citation())
 
 
 STATS_QUERIES = {
