@@ -27,7 +27,6 @@ from cokg.describe import (
     describe,
     describe_query,
     labels_of,
-    mentioned,
     prefixes_for,
     sparql_iri,
 )
@@ -47,13 +46,15 @@ from cokg.namespaces import (
 from cokg.store import ReadableStore
 
 from .resources import (
+    Resource,
+    as_uri,
     conditional,
-    data_url,
-    iri_of,
-    link_header,
+    known,
     page_url,
     path_of,
     resource_path,
+    uri_parameter,
+    uri_query,
 )
 from .state import cokg_state
 
@@ -91,6 +92,7 @@ class Value:
     iri: str | None = None
     note: str | None = None  # a literal's language or datatype
     external: str | None = None  # "ORCID", "ROR", "DOI" or "Wikidata"
+    out: str | None = None  # the IRI itself, when ``href`` is its local page here
 
 
 @dataclass
@@ -123,11 +125,23 @@ class Term:
 
 
 class Labels:
-    """Names for IRIs: the labels the description carries, else a compact name."""
+    """Names for IRIs: the labels the description carries, else a compact name.
 
-    def __init__(self, triples: Iterable[Triple], extra: dict[str, str] | None = None) -> None:
+    ``described`` (with the subjects of ``triples``) are the IRIs the store describes: one
+    outside the base IRI (a DOI, say) links to its page here, and out to itself beside it.
+    """
+
+    def __init__(
+        self,
+        triples: Iterable[Triple],
+        extra: dict[str, str] | None = None,
+        described: Iterable[str] = (),
+    ) -> None:
+        triples = list(triples)
         self.known = {**labels_of(triples), **(extra or {})}
         self.extra = extra or {}
+        self.described = {t.subject.value for t in triples if isinstance(t.subject, NamedNode)}
+        self.described.update(described)
         self.prefixes = sorted(_vocabulary_prefixes().items(), key=lambda item: -len(item[1]))
 
     def compact(self, iri: str) -> str:
@@ -147,9 +161,13 @@ class Labels:
             iri = term.value
             local = path_of(iri)
             external = next((name for start, name in EXTERNAL if iri.startswith(start)), None)
-            href = page_url(local) if local is not None else _http_only(iri)
             text = self.label(iri) or self.compact(iri)
-            return Value(text, "iri", href, iri, external=external)
+            if local is not None:
+                return Value(text, "iri", page_url(local), iri, external=external)
+            if iri in self.described:
+                href = Resource(iri).page_url()
+                return Value(text, "iri", href, iri, external=external, out=_http_only(iri))
+            return Value(text, "iri", _http_only(iri), iri, external=external)
         if isinstance(term, BlankNode):
             return Value(self.label(f"_:{term.value}") or "(a node without an IRI)", "bnode")
         if isinstance(term, Literal):
@@ -204,17 +222,36 @@ def home() -> Response:
 @pages.get("/page/<path:rest>")
 def resource_page(rest: str) -> Response:
     """The page of one resource."""
+    return _resource_page(Resource.local(resource_path(rest)))
+
+
+@pages.get("/page")
+def page_about_iri() -> Response:
+    """The page of any IRI the store describes, named by ``?uri=`` (a DOI, say).
+
+    An IRI this server mints answers 303 to its own ``/page/…``; the IRI is never fetched.
+    """
+    resource = Resource.of(uri_parameter())
+    if resource.path is not None:
+        target = as_uri(resource.page_url())
+        response = Response(f"303 See Other: {target}\n", 303, mimetype="text/plain")
+        response.headers["Location"] = target
+        return response
+    return _resource_page(resource)
+
+
+def _resource_page(resource: Resource) -> Response:
     state = cokg_state()
-    path = resource_path(rest)
-    iri = iri_of(path)
+    iri = resource.iri
+    path = resource.path
     triples = describe(state.store, iri)
-    if not triples and path != "dataset" and not mentioned(state.store, iri):
+    if not triples and not (path is not None and known(resource)):
         raise NotFound(f"nothing is known about <{iri}>")
     labels = Labels(triples, _property_labels(state.store, triples))
     own = [t for t in triples if t.subject == NamedNode(iri)]
     types = [labels.value(t.object) for t in own if t.predicate.value == RDF + "type"]
     type_iris = {_text(t.object) for t in own if t.predicate.value == RDF + "type"}
-    title = labels.label(iri) or path.rsplit("/", 1)[-1]
+    title = labels.label(iri) or (iri if path is None else path.rsplit("/", 1)[-1])
     groups = _groups(own, labels, anchor="p")
     inverse = _inverse(state.store, iri, labels)
     queries = [
@@ -232,7 +269,7 @@ def resource_page(rest: str) -> Response:
         "groups": groups,
         "inverse": inverse,
         "schema_jsonld": schema_jsonld(iri, own, labels),
-        "formats": [(fmt.label, data_url(path, fmt), fmt.media_type) for fmt in RDF_FORMATS],
+        "formats": [(fmt.label, resource.data_url(fmt), fmt.media_type) for fmt in RDF_FORMATS],
         "queries": [(caption, text, _query_href(text)) for caption, text in queries],
         "summary": _first_literal(
             own, (DCTERMS + "description", SKOS + "definition", RDFS + "comment")
@@ -254,7 +291,7 @@ def resource_page(rest: str) -> Response:
     context["queries"] = [(caption, text, _query_href(text)) for caption, text in queries]
     body = render_template("resource.html", paragraphs=paragraphs, **context)
     response = _html(body)
-    response.headers["Link"] = link_header(path)
+    response.headers["Link"] = resource.link_header()
     return conditional(response, hashlib.sha256(body.encode("utf-8")).hexdigest()[:40])
 
 
@@ -318,7 +355,8 @@ def _inverse(store: ReadableStore, iri: str, labels: Labels) -> list[Group]:
         start = _offset() if prop == chosen else 0
         rows = _select(store, _inverse_page_query(iri, prop, start))
         extra = {row["s"].value: row["label"].value for row in rows if row["label"] is not None}
-        page_labels = Labels([], {**labels.extra, **extra})
+        # every ?s is the subject of a triple: the store describes it
+        page_labels = Labels([], {**labels.extra, **extra}, (row["s"].value for row in rows))
         group = Group(
             prop,
             labels.label(prop) or _humane(prop),
@@ -343,6 +381,8 @@ def _page_links(group: Group, start: int, args: dict[str, str]) -> None:
 
 def _self_href(args: dict[str, str], offset: int, anchor: str) -> str:
     query = urlencode({**args, "offset": str(offset)}) if offset else urlencode(args)
+    if "uri" in request.args:  # a page named by ?uri= keeps naming its resource
+        query = uri_query(request.args["uri"]) + "&" + query
     return f"{request.path}?{query}#{anchor}"
 
 

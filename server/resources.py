@@ -7,7 +7,11 @@ The URL space (DESIGN.md §3), for a resource path ``R`` such as ``person/oliver
   to ``/data/R.ttl`` (or the format asked for) for RDF clients; ``Vary: Accept``;
 - ``/data/R``: the description in the negotiated format, with ``Content-Location`` naming the
   fixed file; ``/data/R.ttl|.jsonld|.rdf|.nt|.trig|.nq`` are fixed; ``?format=`` overrides;
-- ``/page/R``: the HTML page (:mod:`.pages`).
+- ``/page/R``: the HTML page (:mod:`.pages`);
+- any other IRI the store describes (a document whose IRI is its DOI): ``/describe?uri=IRI``
+  (303 like ``/id/R``), ``/data?uri=IRI`` (negotiated), ``/data.ttl?uri=IRI`` (fixed) and
+  ``/page?uri=IRI``; 404 unless the store has a triple about it, 400 for no IRI. The IRI is
+  never fetched and never redirected to: every ``Location`` is a URL of this server.
 
 The server maps its own paths onto the configured base IRI: local ``/id/person/x`` is
 ``{base}id/person/x``; the ontology's IRIs stay ``https://w3id.org/coprod/ontology…`` whatever
@@ -23,13 +27,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, request, url_for
 from flask.blueprints import BlueprintSetupState
 from pyoxigraph import NamedNode, Quad, Triple, serialize
-from werkzeug.exceptions import NotAcceptable
+from werkzeug.exceptions import BadRequest, NotAcceptable
 
 from cokg.describe import (
     CONTEXT,
@@ -40,11 +45,13 @@ from cokg.describe import (
     label_of,
     mentioned,
     prefixes_for,
+    sparql_iri,
     to_jsonld,
 )
 from cokg.errors import NotFound
 from cokg.formats import JSONLD, RDF_FORMATS, TURTLE, Format
 from cokg.namespaces import COP, COP_ONTOLOGY
+from cokg.store import ReadableStore
 
 from .negotiation import HTML, choose, format_parameter, not_acceptable, offers
 from .state import WriteEvent, cokg_state
@@ -144,14 +151,89 @@ def as_uri(reference: str) -> str:
 
 def link_header(path: str) -> str:
     """Return the ``Link`` header of every answer about ``path``."""
-    links = [
-        f'<{as_uri(data_url(path, fmt))}>; rel="alternate"; type="{fmt.media_type}"'
-        for fmt in RDF_FORMATS
-    ]
-    links.append(f'<{as_uri(page_url(path))}>; rel="alternate"; type="{HTML}"')
-    links.append(f'<{LICENSE}>; rel="license"')
-    links.append(f'<{as_uri(data_url(path))}>; rel="describedby"')
-    return ", ".join(links)
+    return Resource.local(path).link_header()
+
+
+def uri_query(iri: str) -> str:
+    """Return the query string that names ``iri`` to this server: ``uri=…``, escaped.
+
+    ``:`` and ``/`` stay readable; everything a query string cannot hold as data (``&``,
+    ``+``, ``#``, ``%``, ``=``, spaces…) is percent-encoded, non-ASCII as UTF-8, so the IRI
+    comes back exactly.
+
+    >>> uri_query("https://doi.org/10.1000/a&b+c#d%3C")
+    'uri=https://doi.org/10.1000/a%26b%2Bc%23d%253C'
+    """
+    return "uri=" + quote(iri, safe=":/")
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A resource this server has a page and data for, and the URLs they live at.
+
+    The server's own IRIs have a resource ``path`` (``/page/{path}``, ``/data/{path}.ttl``);
+    any other IRI the store describes (a document whose IRI is its DOI, say) is named by a
+    query string instead (``/page?uri=…``, ``/data.ttl?uri=…``), the way LodView and Skosmos
+    show the external IRIs they hold.
+    """
+
+    iri: str
+    path: str | None = None
+
+    @classmethod
+    def local(cls, path: str) -> Resource:
+        """Return the resource at the server's resource path ``path``."""
+        return cls(iri_of(path), path)
+
+    @classmethod
+    def of(cls, iri: str) -> Resource:
+        """Return the resource ``iri``, with its path when the server mints it."""
+        return cls(iri, path_of(iri))
+
+    def page_url(self) -> str:
+        """Return the local URL of the HTML page (an IRI reference)."""
+        if self.path is not None:
+            return page_url(self.path)
+        return f"{request.script_root}/page?{uri_query(self.iri)}"
+
+    def data_url(self, fmt: Format | None = None) -> str:
+        """Return the local URL of the data (negotiated, or fixed to ``fmt``)."""
+        if self.path is not None:
+            return data_url(self.path, fmt)
+        extension = f".{fmt.extension}" if fmt else ""
+        return f"{request.script_root}/data{extension}?{uri_query(self.iri)}"
+
+    def document_iri(self) -> str:
+        """Return the IRI of the data document about the resource, under the base IRI."""
+        if self.path is not None:
+            return document_iri(self.path)
+        return cokg_state().base_iri + "data?" + uri_query(self.iri)
+
+    def link_header(self) -> str:
+        """Return the ``Link`` header of every answer about the resource."""
+        links = [
+            f'<{as_uri(self.data_url(fmt))}>; rel="alternate"; type="{fmt.media_type}"'
+            for fmt in RDF_FORMATS
+        ]
+        links.append(f'<{as_uri(self.page_url())}>; rel="alternate"; type="{HTML}"')
+        links.append(f'<{LICENSE}>; rel="license"')
+        links.append(f'<{as_uri(self.data_url())}>; rel="describedby"')
+        return ", ".join(links)
+
+
+def uri_parameter() -> str:
+    """Return the IRI the request names with ``?uri=``; 400 when it is missing or no IRI."""
+    values = request.args.getlist("uri")
+    if len(values) != 1 or not values[0]:
+        raise BadRequest(
+            "name the resource with one ?uri= parameter, e.g. ?uri=https://doi.org/10.…"
+        )
+    iri = values[0]
+    try:
+        NamedNode(iri)
+    except ValueError as error:
+        raise BadRequest(f"?uri= is not an absolute IRI: {error}") from None
+    return iri
 
 
 # -- routes ----------------------------------------------------------------------------------
@@ -190,7 +272,21 @@ def context() -> Response:
 
 def see_other(path: str) -> Response:
     """Return the 303 to the page (browsers) or data (RDF clients) about ``path``."""
-    iri = iri_of(path)
+    return _see_other(Resource.local(path))
+
+
+@resources.get("/describe")
+def describe_iri() -> Response:
+    """Answer 303 See Other to the page or the data about any IRI the store describes.
+
+    ``/describe?uri=https://doi.org/10.…`` leads to ``/page?uri=…`` or ``/data.ttl?uri=…``;
+    an IRI this server mints leads to its own ``/page/…`` or ``/data/….ttl``. The answer is
+    always a local URL: the IRI is never fetched, nor redirected to.
+    """
+    return _see_other(Resource.of(uri_parameter()))
+
+
+def _see_other(resource: Resource) -> Response:
     fmt = requested_format(allow_html=True)
     if fmt is None:
         offered = [*offers(RDF_FORMATS), HTML, XHTML]
@@ -198,15 +294,34 @@ def see_other(path: str) -> Response:
         if chosen is None:
             raise not_acceptable(offered)
         fmt = "html" if chosen in (HTML, XHTML) else _format_of_media_type(chosen)
-    if not (path == "dataset" or mentioned(cokg_state().store, iri)):
-        raise NotFound(f"nothing is known about <{iri}>")
-    target = data_url(path, fmt) if isinstance(fmt, Format) else page_url(path)
+    if not known(resource):
+        raise NotFound(f"nothing is known about <{resource.iri}>")
+    target = resource.data_url(fmt) if isinstance(fmt, Format) else resource.page_url()
     response = Response(f"303 See Other: {as_uri(target)}\n", 303, mimetype="text/plain")
     response.headers["Location"] = as_uri(target)
     response.headers["Vary"] = "Accept"
-    response.headers["Link"] = link_header(path)
+    response.headers["Link"] = resource.link_header()
     response.headers["Cache-Control"] = CACHE_CONTROL
     return response
+
+
+def known(resource: Resource) -> bool:
+    """Tell whether the server has a page about ``resource``.
+
+    An IRI the server mints has one when the store mentions it (a resource only linked to
+    still has its backlinks); any other IRI only when the store describes it (it is the
+    subject of a triple): an ORCID or ROR IRI that is only the object of ``owl:sameAs`` has
+    no page here, its link leads out.
+    """
+    store = cokg_state().store
+    if resource.path is not None:
+        return resource.path == "dataset" or mentioned(store, resource.iri)
+    return described(store, resource.iri)
+
+
+def described(store: ReadableStore, iri: str) -> bool:
+    """Tell whether the store has a triple with ``iri`` as its subject."""
+    return bool(store.query(f"ASK {{ {sparql_iri(iri)} ?p ?o }}"))
 
 
 @resources.get("/data/<path:rest>")
@@ -214,38 +329,69 @@ def data(rest: str) -> Response:
     """Answer with the description of a resource in the fixed or negotiated format."""
     path = resource_path(rest)
     fixed = _fixed_format(path)
-    parameter = requested_format(allow_html=False)
-    negotiated = False
     if fixed is not None:
         fmt, path = fixed
-        if parameter is not None and parameter is not fmt:
+        return _data(Resource.local(path), _format_for(fmt), None)
+    return _data(Resource.local(path), _format_for(None), rest)
+
+
+@resources.get("/data")
+@resources.get("/data.<extension>")
+def data_about_iri(extension: str | None = None) -> Response:
+    """Answer with the description of any IRI the store describes, named by ``?uri=``.
+
+    ``/data?uri=…`` negotiates; ``/data.ttl?uri=…`` (and the other extensions) is fixed. An
+    IRI this server mints answers 303 to its own ``/data/…`` URL.
+    """
+    fixed = None
+    if extension is not None:
+        fixed = _format_of_extension(extension)
+        if fixed is None:
+            return unknown_extension(extension)
+    resource = Resource.of(uri_parameter())
+    chosen = _format_for(fixed)
+    if resource.path is not None:
+        target = as_uri(resource.data_url(fixed))
+        response = Response(f"303 See Other: {target}\n", 303, mimetype="text/plain")
+        response.headers["Location"] = target
+        return response
+    return _data(resource, chosen, None)
+
+
+def _format_for(fixed: Format | None) -> tuple[Format, bool]:
+    """Return the format of the answer and whether it was negotiated (``Vary: Accept``)."""
+    parameter = requested_format(allow_html=False)
+    if fixed is not None:
+        if parameter is not None and parameter is not fixed:
             raise NotAcceptable(
-                f"the URL fixes the format {fmt.label}; drop ?format= or the extension"
+                f"the URL fixes the format {fixed.label}; drop ?format= or the extension"
             )
-    elif parameter is not None:
-        fmt = parameter if isinstance(parameter, Format) else TURTLE
-    else:
-        offered = offers(RDF_FORMATS)
-        chosen = choose(offered)
-        if chosen is None:
-            raise not_acceptable(offered)
-        fmt = _format_of_media_type(chosen)
-        negotiated = True
-    iri = iri_of(path)
-    triples = description(path, iri)
+        return fixed, False
+    if parameter is not None:
+        return (parameter if isinstance(parameter, Format) else TURTLE), False
+    offered = offers(RDF_FORMATS)
+    chosen = choose(offered)
+    if chosen is None:
+        raise not_acceptable(offered)
+    return _format_of_media_type(chosen), True
+
+
+def _data(resource: Resource, chosen: tuple[Format, bool], rest: str | None) -> Response:
+    fmt, negotiated = chosen
+    triples = description(resource)
     if triples is None:
-        last = path.rsplit("/", 1)[-1]
-        if "." in last:
+        last = (rest or "").rsplit("/", 1)[-1]
+        if rest is not None and "." in last:
             return unknown_extension(last.rsplit(".", 1)[1])
-        raise NotFound(f"nothing is known about <{iri}>")
-    body = serialise(triples, fmt, document=document_iri(path), about=iri)
+        raise NotFound(f"nothing is known about <{resource.iri}>")
+    body = serialise(triples, fmt, document=resource.document_iri(), about=resource.iri)
     response = Response(body, 200, mimetype=fmt.media_type)
     if fmt.media_type.startswith("text/") or fmt in (JSONLD,):
         response.mimetype_params["charset"] = "utf-8"
-    response.headers["Content-Location"] = as_uri(data_url(path, fmt))
+    response.headers["Content-Location"] = as_uri(resource.data_url(fmt))
     if negotiated:
         response.headers["Vary"] = "Accept"
-    response.headers["Link"] = link_header(path)
+    response.headers["Link"] = resource.link_header()
     tag = hashlib.sha256(f"{fingerprint(triples)} {fmt.name} {_context_url()}".encode()).hexdigest()
     return conditional(response, tag[:40])
 
@@ -279,20 +425,21 @@ def requested_format(*, allow_html: bool) -> Format | str | None:
     return format_parameter(RDF_FORMATS.formats, values)
 
 
-def description(path: str, iri: str) -> list[Triple] | None:
-    """Return what the data document about ``path`` holds, or None for an unknown resource."""
-    store = cokg_state().store
-    if path == "dataset":
+def description(resource: Resource) -> list[Triple] | None:
+    """Return what the data document about ``resource`` holds, or None when it has none."""
+    if resource.path == "dataset":
         from .dataset import dataset_triples  # it builds on this module's helpers
 
         return dataset_triples()
+    store = cokg_state().store
+    iri = resource.iri
     triples = describe(store, iri)
-    if not triples and not mentioned(store, iri):
+    if not triples and (resource.path is None or not mentioned(store, iri)):
         return None
     label = label_of(iri, triples)
     dataset_iri = cokg_state().base_iri + "dataset"
     return triples + document_metadata(
-        iri, document=document_iri(path), dataset=dataset_iri, title=label
+        iri, document=resource.document_iri(), dataset=dataset_iri, title=label
     )
 
 
@@ -335,6 +482,13 @@ def _fixed_format(path: str) -> tuple[Format, str] | None:
             suffix = "." + extension
             if path.endswith(suffix) and len(path) > len(suffix):
                 return fmt, path[: -len(suffix)]
+    return None
+
+
+def _format_of_extension(extension: str) -> Format | None:
+    for fmt in RDF_FORMATS:
+        if extension in fmt.extensions:
+            return fmt
     return None
 
 

@@ -556,3 +556,258 @@ def test_any_literal_survives_the_page_and_every_format(text: str) -> None:
             str(o) for o in graph.objects(rdflib.URIRef(subject.value), rdflib.URIRef(title.value))
         }
         assert values == {text}, fmt.name
+
+
+# -- IRIs outside the base: a document whose IRI is its DOI has a page and data here ----------
+
+# 10.1000 is the DOI Handbook's example prefix: these DOIs name no real work.
+DOI = "https://doi.org/10.1000/cokg-test.1"
+ODD_DOIS = [
+    "https://doi.org/10.1000/a%3Cb%3E",  # escaped as the DOI rules of cokg.ids write it
+    "https://doi.org/10.1000/a&b+c=d",
+    "https://doi.org/10.1000/caf\u00e9",
+    "https://doi.org/10.1000/a%23b%3Fc",
+    "https://doi.org/10.1000/(sici)1;2:3",
+]
+ORCID = "https://orcid.org/0000-0002-1825-0097"  # ORCID's own documentation example
+DCTERMS = "http://purl.org/dc/terms/"
+
+
+def external_store() -> OxigraphStore:
+    local = OxigraphStore()
+    documents = [DOI, *ODD_DOIS]
+    data = "".join(
+        f"<{BASE}id/project/p> <{DCTERMS}relation> <{doi}> .\n"
+        f'<{doi}> a <https://schema.org/ScholarlyArticle> ; <{DCTERMS}title> "Paper {i}"@en ;\n'
+        f'  <{DCTERMS}issued> "2018"^^<http://www.w3.org/2001/XMLSchema#gYear> ;\n'
+        f'  <{DCTERMS}bibliographicCitation> "Journal of Tests, {i}:1" ;\n'
+        f"  <{DCTERMS}creator> <{BASE}id/person/ann> .\n"
+        for i, doi in enumerate(documents)
+    )
+    data += (
+        f"<{BASE}id/project/p> a <https://schema.org/ResearchProject> ; "
+        f'<{DCTERMS}title> "Project P"@en ; <https://w3id.org/coprod/ontology/output> <{DOI}> .\n'
+        f'<{BASE}id/person/ann> <{FOAF}name> "Ann Author" ; '
+        f"<http://www.w3.org/2002/07/owl#sameAs> <{ORCID}> .\n"
+    )
+    local.replace_graph(BASE + "graph/external", data.encode("utf-8"), TURTLE)
+    return local
+
+
+@pytest.fixture(scope="module")
+def external_client() -> FlaskClient:
+    return create_app(store=external_store()).test_client()
+
+
+def q(iri: str) -> str:
+    """The ``uri=`` query string as the server writes it."""
+    from urllib.parse import quote
+
+    return "uri=" + quote(iri, safe=":/")
+
+
+EXTERNAL_TABLE = [
+    # (route, Accept, ?format) -> (status, Location or Content-Location, media type, Vary)
+    ("/describe", None, None, 303, "/data.ttl", "text/plain", "Accept"),
+    ("/describe", BROWSER, None, 303, "/page", "text/plain", "Accept"),
+    ("/describe", "application/ld+json", None, 303, "/data.jsonld", "text/plain", "Accept"),
+    ("/describe", BROWSER, "nt", 303, "/data.nt", "text/plain", "Accept"),
+    ("/describe", "image/png", None, 406, None, "text/plain", None),
+    ("/data", None, None, 200, "/data.ttl", "text/turtle", "Accept"),
+    ("/data", "application/rdf+xml", None, 200, "/data.rdf", "application/rdf+xml", "Accept"),
+    ("/data", "application/ld+json", "ttl", 200, "/data.ttl", "text/turtle", None),
+    ("/data", "image/png", None, 406, None, "text/plain", None),
+    ("/data.ttl", "application/ld+json", None, 200, "/data.ttl", "text/turtle", None),
+    ("/data.jsonld", None, None, 200, "/data.jsonld", "application/ld+json", None),
+    ("/data.json", None, None, 200, "/data.jsonld", "application/ld+json", None),
+    ("/data.nq", None, None, 200, "/data.nq", "application/n-quads", None),
+    ("/data.ttl", None, "jsonld", 406, None, "text/plain", None),
+    ("/data.xyz", None, None, 404, None, "text/plain", None),
+    ("/page", BROWSER, None, 200, None, "text/html", None),
+]
+
+
+@pytest.mark.parametrize("iri", [DOI, *ODD_DOIS])
+@pytest.mark.parametrize(
+    ("route", "accept", "fmt", "status", "location", "media_type", "vary"), EXTERNAL_TABLE
+)
+def test_an_external_iri_the_store_describes_has_its_page_and_data_here(
+    external_client: FlaskClient,
+    iri: str,
+    route: str,
+    accept: str | None,
+    fmt: str | None,
+    status: int,
+    location: str | None,
+    media_type: str,
+    vary: str | None,
+) -> None:
+    headers = {"Accept": accept} if accept else {}
+    url = f"{route}?{q(iri)}" + (f"&format={fmt}" if fmt else "")
+    response = external_client.get(url, headers=headers)
+    assert response.status_code == status
+    assert response.mimetype == media_type
+    if status == 303:
+        assert response.headers["Location"] == f"{location}?{q(iri)}"
+    if status == 200 and location:
+        assert response.headers["Content-Location"] == f"{location}?{q(iri)}"
+        assert response.headers["ETag"].startswith('"')
+        assert response.headers["Last-Modified"]
+    if status in (200, 303):
+        assert response.headers.get("Vary") == vary
+        link = response.headers["Link"]
+        for f in RDF_FORMATS:
+            assert f'</data.{f.extension}?{q(iri)}>; rel="alternate"; type="{f.media_type}"' in link
+        assert f'</page?{q(iri)}>; rel="alternate"; type="text/html"' in link
+        assert f'</data?{q(iri)}>; rel="describedby"' in link
+
+
+@pytest.mark.parametrize("iri", [DOI, *ODD_DOIS])
+def test_the_data_about_an_external_iri_is_its_description(
+    external_client: FlaskClient, iri: str
+) -> None:
+    store = external_store()
+    expected = description_graph(store, iri)
+    document = rdflib.URIRef(f"{BASE}data?{q(iri)}")
+    for fmt in RDF_FORMATS:
+        response = external_client.get(f"/data.{fmt.extension}?{q(iri)}")
+        graph = parsed_any(response.data, fmt.media_type)
+        assert (document, rdflib.URIRef(FOAF + "primaryTopic"), rdflib.URIRef(iri)) in graph
+        for triple in list(graph.triples((document, None, None))):
+            graph.remove(triple)
+        assert isomorphic(graph, expected), fmt.name
+
+
+def parsed_any(body: bytes, media_type: str) -> rdflib.Graph:
+    """Like :func:`parsed`, for data documents outside ``{base}data/``."""
+    if RDF_FORMATS.by_media_type(media_type).dataset:
+        fmt = RDF_FORMATS.by_media_type(media_type)
+        quads = list(parse(body, format=fmt.oxigraph))
+        assert {q.graph_name.value for q in quads} == {quads[0].graph_name.value}
+        graph = rdflib.Graph()
+        graph.parse(data="".join(f"{q.triple} .\n" for q in quads), format="nt")
+        return graph
+    return parsed(body, media_type)
+
+
+@pytest.mark.parametrize("iri", [DOI, *ODD_DOIS])
+def test_the_page_of_a_doi_document_shows_its_description(
+    external_client: FlaskClient, iri: str
+) -> None:
+    import html
+
+    page = external_client.get(f"/page?{q(iri)}").get_data(as_text=True)
+    assert f'<code class="iri-copy" data-copy>{html.escape(iri)}</code>' in page
+    assert "Journal of Tests" in page and ">2018<" in page
+    assert f'href="/page/person/ann" title="{BASE}id/person/ann">Ann Author</a>' in page
+    assert 'href="/page/project/p"' in page  # the inverse link back to the entry
+    assert f"<h1>Paper {[DOI, *ODD_DOIS].index(iri)}</h1>" in page
+
+
+def test_the_entry_links_the_doi_document_here_and_out(external_client: FlaskClient) -> None:
+    page = external_client.get("/page/project/p").get_data(as_text=True)
+    assert f'<a href="/page?{q(DOI)}">Paper 0</a>' in page  # the entry's outputs
+    assert f'<a class="term iri" href="/page?{q(DOI)}" title="{DOI}">Paper 0</a>' in page
+    out = f'<a class="external out" href="{DOI}" rel="noopener"'
+    assert page.count(out) >= 2  # in the reading view and in the semantic view
+    for doi in ODD_DOIS:
+        assert f'href="/page?{q(doi)}"'.replace("&", "&amp;") in page
+
+
+def test_a_doi_document_is_linked_here_from_the_inverse_links(
+    external_client: FlaskClient,
+) -> None:
+    page = external_client.get("/page/person/ann").get_data(as_text=True)
+    assert f'href="/page?{q(DOI)}"' in page
+    assert f'href="{ORCID}"' in page  # the ORCID is only linked to: it leads out
+
+
+@pytest.mark.parametrize(
+    ("url", "status"),
+    [
+        (f"/page?{q(ORCID)}", 404),  # only the object of owl:sameAs: not described here
+        (f"/data.ttl?{q(ORCID)}", 404),
+        (f"/describe?{q(ORCID)}", 404),
+        (f"/page?{q('https://doi.org/10.1000/unknown')}", 404),
+        (f"/describe?{q('https://evil.example/')}", 404),
+        ("/page", 400),
+        ("/data.ttl", 400),
+        ("/describe?uri=", 400),
+        ("/page?uri=not-an-iri", 400),
+        ("/page?uri=http://a%20b", 400),
+        (f"/describe?{q(DOI)}&{q(ORCID)}", 400),
+    ],
+)
+def test_unknown_or_malformed_iris_are_a_clear_4xx(
+    external_client: FlaskClient, url: str, status: int
+) -> None:
+    for accept in (BROWSER, "text/turtle"):
+        response = external_client.get(url, headers={"Accept": accept})
+        assert response.status_code == status, url
+        assert "Location" not in response.headers
+
+
+def test_a_local_iri_named_by_uri_leads_to_its_own_url(external_client: FlaskClient) -> None:
+    person = BASE + "id/person/ann"
+    page = external_client.get(f"/page?{q(person)}")
+    assert (page.status_code, page.headers["Location"]) == (303, "/page/person/ann")
+    data = external_client.get(f"/data.nt?{q(person)}")
+    assert (data.status_code, data.headers["Location"]) == (303, "/data/person/ann.nt")
+    thing = external_client.get(f"/describe?{q(person)}", headers={"Accept": "text/turtle"})
+    assert (thing.status_code, thing.headers["Location"]) == (303, "/data/person/ann.ttl")
+
+
+def test_an_external_iri_is_never_fetched() -> None:
+    """No SSRF: the server answers from the store and never requests the IRI it is given."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    hits: list[str] = []
+
+    class Recorder(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        iri = f"http://127.0.0.1:{server.server_address[1]}/doc"
+        local = external_store()
+        local.add_to_graph(BASE + "graph/x", f'<{iri}> <{DCTERMS}title> "Here" .', TURTLE)
+        client = create_app(store=local).test_client()
+        for url in ("/describe", "/page", "/data", "/data.ttl"):
+            assert client.get(f"{url}?{q(iri)}", headers={"Accept": BROWSER}).status_code in (
+                200,
+                303,
+            )
+        assert client.get(f"/page?{q(iri)}/unknown").status_code == 404
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert hits == []
+
+
+def test_the_inverse_links_of_an_external_page_page_with_its_uri() -> None:
+    local = OxigraphStore()
+    many = 150
+    data = "".join(
+        f"<{BASE}id/project/p{i:03}> <{DCTERMS}relation> <{DOI}> .\n" for i in range(many)
+    )
+    data += f'<{DOI}> <{DCTERMS}title> "Popular"@en .\n'
+    local.replace_graph(BASE + "graph/many", data, TURTLE)
+    client = create_app(store=local).test_client()
+    page = client.get(f"/page?{q(DOI)}").get_data(as_text=True)
+    assert f"Showing 1–100 of {many}" in page
+    relation = f"{DCTERMS}relation"
+    from urllib.parse import urlencode
+
+    following = f"/page?{q(DOI)}&{urlencode({'inverse': relation, 'offset': 100})}#i0"
+    assert f'href="{following.replace("&", "&amp;")}"' in page
+    text = client.get(following.split("#")[0]).get_data(as_text=True)
+    assert f"Showing 101–{many} of {many}" in text
