@@ -304,7 +304,8 @@ def dataset_description(
 
     The dataset is ``{base_iri}dataset`` for the live graph, ``{base_iri}releases/{version}/``
     for a release (``version``; with ``issued`` its date and ``previous`` the IRI of the
-    release it follows, ``prov:wasDerivedFrom`` and ``dcat:previousVersion``). Each of
+    release it follows, ``prov:wasDerivedFrom`` and ``dcat:previousVersion``; a release names
+    no SPARQL endpoint, since the endpoint serves the live graph only). Each of
     ``distributions`` becomes a ``dcat:Distribution`` downloadable at
     ``{download_base}{name}`` (default: ``{base_iri}dumps/`` live, the release's IRI for a
     release). ``sparql_endpoint`` defaults to ``{base_iri}sparql``; ``statistics`` to
@@ -336,11 +337,12 @@ def dataset_description(
     add(publisher, RDF + "type", NamedNode(FOAF + "Agent"))
     add(publisher, FOAF + "name", Literal(PUBLISHER_NAME))
     add(d, DCTERMS + "license", NamedNode(LICENSE))
-    add(d, DCAT + "landingPage", NamedNode(base_iri + "page/dataset"))
+    add(d, DCAT + "landingPage", NamedNode(base_iri + "page/dataset" if version is None else iri))
     add(d, FOAF + "homepage", NamedNode(base_iri))
     for word in ("co-production", "public services", "citizen participation"):
         add(d, DCAT + "keyword", Literal(word, language="en"))
-    add(d, VOID + "sparqlEndpoint", NamedNode(endpoint))
+    if version is None:  # the endpoint serves the live graph, never a frozen release
+        add(d, VOID + "sparqlEndpoint", NamedNode(endpoint))
     add(d, VOID + "uriSpace", Literal(base_iri + "id/"))
     for namespace in stats.vocabularies:
         add(d, VOID + "vocabulary", NamedNode(namespace))
@@ -380,14 +382,15 @@ def dataset_description(
             add(target, DCTERMS + "title", Literal(name, language="en"))
             add(target, VOID + "uriSpace", Literal(space))
 
-    service = NamedNode(endpoint)
-    add(d, DCAT + "accessService", service)
-    add(service, RDF + "type", NamedNode(DCAT + "DataService"))
-    add(service, DCTERMS + "title", Literal(f"SPARQL endpoint of {TITLE.lower()}", language="en"))
-    add(service, DCAT + "endpointURL", NamedNode(endpoint))
-    add(service, DCAT + "servesDataset", d)
-    add(service, DCTERMS + "conformsTo", NamedNode(SPARQL_PROTOCOL))
-    add(service, DCTERMS + "license", NamedNode(LICENSE))
+    if version is None:
+        service = NamedNode(endpoint)
+        add(d, DCAT + "accessService", service)
+        add(service, RDF + "type", NamedNode(DCAT + "DataService"))
+        add(service, DCTERMS + "title", Literal(f"SPARQL endpoint of {TITLE}", language="en"))
+        add(service, DCAT + "endpointURL", NamedNode(endpoint))
+        add(service, DCAT + "servesDataset", d)
+        add(service, DCTERMS + "conformsTo", NamedNode(SPARQL_PROTOCOL))
+        add(service, DCTERMS + "license", NamedNode(LICENSE))
 
     for index, dump in enumerate(distributions):
         url = NamedNode(downloads + dump.name)
@@ -417,7 +420,7 @@ def dataset_description(
     if version is not None:
         add(d, OWL + "versionInfo", Literal(version))
         add(d, DCAT + "version", Literal(version))
-        add(d, DCAT + "isVersionOf", NamedNode(live))
+        add(d, DCTERMS + "isVersionOf", NamedNode(live))  # DCAT 3 has no dcat:isVersionOf
         add(NamedNode(live), DCAT + "hasVersion", d)
         if issued is not None:
             add(d, DCTERMS + "issued", typed(issued.isoformat(), XSD + "date"))
