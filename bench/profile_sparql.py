@@ -1,11 +1,13 @@
 """Where the time of a cokg ``/sparql`` request goes: a cProfile of the app's request path.
 
     python bench/profile_sparql.py [--entries 1000] [--query describe|cq06-…rq] [--requests 300]
+                                   [--callers FUNCTION]
 
 Loads (or reuses) the bench's store of that size, starts bare ``oxigraph serve`` on it, and
-sends the same requests twice: straight to Oxigraph, and through the cokg app in-process
-(Flask test client — no waitress — over a ``SparqlStore`` to that Oxigraph). Prints both
-medians and the profile of the app's side (cumulative, then own time).
+sends the same requests: straight to Oxigraph, and through the cokg app in-process (Flask test
+client — no waitress — over a ``SparqlStore`` to that Oxigraph), once timed and once profiled.
+Prints the medians and the profile of the app's side (cumulative, then own time; with
+``--callers``, who calls the functions whose name matches).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=1000)
     parser.add_argument("--query", default="describe", help="describe, or a file of queries/")
     parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--callers", help="also print the callers of these functions (a regex)")
     args = parser.parse_args()
     data = dataset(args.entries, 1)
     store = DATA_DIR / "profile" / f"oxigraph-{args.entries}"
@@ -69,26 +72,32 @@ def main() -> None:
         ).test_client()
         for query in queries[:5]:  # warm up
             client.get("/sparql", query_string={"query": query}, headers={"Accept": accept})
-        through, profile = [], cProfile.Profile()
-        profile.enable()
-        for query in queries:
-            begin = time.perf_counter()
-            answer = client.get(
-                "/sparql", query_string={"query": query}, headers={"Accept": accept}
-            )
-            through.append(time.perf_counter() - begin)
-            if answer.status_code != 200:
-                raise SystemExit(f"cokg answered {answer.status_code}: {answer.data[:300]!r}")
-        profile.disable()
+        through, profiled, profile = [], [], cProfile.Profile()
+        for timings, profiler in ((through, None), (profiled, profile)):
+            if profiler is not None:
+                profiler.enable()
+            for query in queries:
+                begin = time.perf_counter()
+                answer = client.get(
+                    "/sparql", query_string={"query": query}, headers={"Accept": accept}
+                )
+                timings.append(time.perf_counter() - begin)
+                if answer.status_code != 200:
+                    raise SystemExit(f"cokg answered {answer.status_code}: {answer.data[:300]!r}")
+            if profiler is not None:
+                profiler.disable()
     finally:
         server.stop()
     print(
         f"{args.query}: median {statistics.median(direct) * 1000:.2f} ms straight to Oxigraph, "
-        f"{statistics.median(through) * 1000:.2f} ms through the cokg app (profiled)"
+        f"{statistics.median(through) * 1000:.2f} ms through the cokg app "
+        f"({statistics.median(profiled) * 1000:.2f} ms profiled)"
     )
     stats = pstats.Stats(profile)
     stats.sort_stats("cumulative").print_stats(30)
     stats.sort_stats("tottime").print_stats(15)
+    if args.callers:
+        stats.print_callers(args.callers)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """SparqlStore: the store over any SPARQL 1.1 engine (Oxigraph server, Fuseki, Virtuoso, GraphDB…).
 
-Queries and updates go through SPARQLWrapper (SPARQL 1.1 Protocol). Whole named graphs are read,
+Queries and updates go through the SPARQL 1.1 Protocol, whole named graphs are read,
 replaced, added to and deleted with the SPARQL 1.1 Graph Store HTTP Protocol where the engine
 has it, and with SPARQL Update where it does not, or where its Graph Store ``PUT`` is not one
 transaction (Oxigraph's server clears the graph and loads the new data in two steps). Results
@@ -38,10 +38,12 @@ The query URL users know is enough for the engines cokg recognises:
 
 from __future__ import annotations
 
-import ast
 import base64
+import functools
 import http.client
 import re
+import select
+import socket
 import threading
 import time
 import urllib.error
@@ -50,7 +52,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from email.message import Message
 from typing import IO, Literal, TypeVar
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
 from pyoxigraph import (
     BlankNode,
@@ -64,8 +66,6 @@ from pyoxigraph import (
     parse_query_results,
     serialize,
 )
-from SPARQLWrapper import JSON, POST, TURTLE, SPARQLWrapper
-from SPARQLWrapper.SPARQLExceptions import SPARQLWrapperException
 
 from cokg.errors import (
     CokgError,
@@ -128,7 +128,10 @@ _UPDATE_FORMS = (
     "MOVE",
     "ADD",
 )
-_AGENT = "cokg (SPARQLWrapper)"
+_AGENT = "cokg"
+_FORM = "application/x-www-form-urlencoded"
+_REDIRECTS = (301, 302, 303, 307, 308)
+_MAX_REDIRECTS = 5
 
 
 @dataclass(frozen=True)
@@ -392,40 +395,158 @@ def _engine_message(body: bytes) -> str:
     return text[:2000] or "(no message)"
 
 
-def _wrapper_body(error: SPARQLWrapperException) -> bytes:
-    """Return the response body that SPARQLWrapper folded into its exception's message."""
-    message = str(error)
-    if "\n\nResponse:\n" in message:
-        try:
-            body = ast.literal_eval(message.split("\n\nResponse:\n", 1)[1])
-        except (ValueError, SyntaxError):
-            return message.encode()
-        if isinstance(body, bytes):
-            return body
-    return b""
-
-
-_WRAPPER_STATUS = {
-    "QueryBadFormed": 400,
-    "Unauthorized": 401,
-    "EndPointNotFound": 404,
-    "URITooLong": 414,
-    "EndPointInternalError": 500,
-}
-
-
 @dataclass
 class _Response:
-    """One HTTP answer, read in full or still open (``stream``)."""
+    """One HTTP answer, read in full or still open (``stream``; call :meth:`finish` after)."""
 
     status: int
     headers: Message
     body: bytes = b""
     stream: IO[bytes] | None = None
+    finish: Callable[[], None] = lambda: None
+    """Give the connection back when the stream was read to its end, else close it."""
 
     @property
     def media_type(self) -> str:
         return self.headers.get_content_type().lower()
+
+
+class _Connections:
+    """Keep-alive HTTP connections to the engine, shared by threads.
+
+    A request takes an idle connection to its origin (or opens one), and gives it back only
+    once the answer was read to its end; a connection left mid-answer (a deadline, an error,
+    a caller that stopped reading a stream) is closed, which also tells the engine to stop.
+    An idle connection the engine has closed meanwhile (it restarted, or dropped idle
+    connections) is noticed before use and replaced. Proxies come from the environment
+    (``http_proxy``, ``https_proxy``, ``no_proxy``), as for :mod:`urllib.request`.
+    """
+
+    def __init__(self, max_idle: int = 16) -> None:
+        self.max_idle = max_idle
+        self.opened = 0
+        """How many connections were opened so far (for tests and diagnostics)."""
+        self._idle: dict[tuple[str, str, int], list[http.client.HTTPConnection]] = {}
+        self._lock = threading.Lock()
+        self._proxies = urllib.request.getproxies()
+
+    def take(self, url: str, timeout: float) -> tuple[_Origin, http.client.HTTPConnection, bool]:
+        """Return the origin of ``url``, a connection to it and whether it was used before."""
+        origin = self._origin(url)
+        while True:
+            with self._lock:
+                idle = self._idle.get(origin.key)
+                connection = idle.pop() if idle else None
+            if connection is None:
+                break
+            if connection.sock is None or _dropped(connection.sock):
+                connection.close()
+                continue
+            connection.timeout = timeout
+            connection.sock.settimeout(timeout)
+            return origin, connection, True
+        connection = origin.connect(timeout)
+        with self._lock:
+            self.opened += 1
+        return origin, connection, False
+
+    def give_back(self, origin: _Origin, connection: http.client.HTTPConnection) -> None:
+        """Keep ``connection`` for the next request (its last answer was read to the end)."""
+        if connection.sock is None:
+            return
+        with self._lock:
+            idle = self._idle.setdefault(origin.key, [])
+            if len(idle) < self.max_idle:
+                idle.append(connection)
+                return
+        connection.close()
+
+    def forget(self, origin: _Origin) -> None:
+        """Close the idle connections to ``origin`` (one of them turned out to be dead)."""
+        with self._lock:
+            idle = self._idle.pop(origin.key, [])
+        for connection in idle:
+            connection.close()
+
+    def close(self) -> None:
+        """Close every idle connection."""
+        with self._lock:
+            idle = [c for connections in self._idle.values() for c in connections]
+            self._idle.clear()
+        for connection in idle:
+            connection.close()
+
+    def __del__(self) -> None:
+        # A store dropped without close(): its idle sockets go quietly with it.
+        self.close()
+
+    def _origin(self, url: str) -> _Origin:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https") or not parts.hostname:
+            raise StoreUnavailable(f"not an http(s) URL: {url}")
+        port = parts.port or (443 if scheme == "https" else 80)
+        proxy = self._proxies.get(scheme)
+        if proxy and urllib.request.proxy_bypass(parts.hostname):
+            proxy = None
+        return _Origin(scheme, parts.hostname, port, proxy)
+
+
+@dataclass(frozen=True)
+class _Origin:
+    """Where a request goes: scheme, host, port, and the proxy in between (if any)."""
+
+    scheme: str
+    host: str
+    port: int
+    proxy: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return (self.scheme, self.host, self.port)
+
+    def target(self, url: str) -> str:
+        """Return the request target: the path and query, or the whole URL for a proxy."""
+        if self.proxy and self.scheme == "http":
+            return url
+        parts = urlsplit(url)
+        return urlunsplit(("", "", parts.path or "/", parts.query, ""))
+
+    def proxy_headers(self) -> dict[str, str]:
+        """Return the ``Proxy-Authorization`` header the proxy URL's credentials ask for."""
+        if not self.proxy:
+            return {}
+        parts = urlsplit(self.proxy if "://" in self.proxy else "http://" + self.proxy)
+        if parts.username is None:
+            return {}
+        pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+        return {"Proxy-Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
+
+    def connect(self, timeout: float) -> http.client.HTTPConnection:
+        """Return a new (not yet connected) connection to this origin."""
+        if not self.proxy:
+            if self.scheme == "https":
+                return http.client.HTTPSConnection(self.host, self.port, timeout=timeout)
+            return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        parts = urlsplit(self.proxy if "://" in self.proxy else "http://" + self.proxy)
+        proxy_host = parts.hostname or ""
+        proxy_port = parts.port or (443 if parts.scheme == "https" else 80)
+        if self.scheme == "http":
+            return http.client.HTTPConnection(proxy_host, proxy_port, timeout=timeout)
+        tunnel = http.client.HTTPSConnection(proxy_host, proxy_port, timeout=timeout)
+        tunnel.set_tunnel(self.host, self.port, headers=self.proxy_headers())
+        return tunnel
+
+
+def _dropped(sock: socket.socket) -> bool:
+    """Return True when an idle connection's socket has something to read: the peer closed it
+    (an idle keep-alive connection never receives anything else)."""
+    try:
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))
+    except (OSError, ValueError):
+        return True
 
 
 class _Failure(Exception):
@@ -492,6 +613,7 @@ class SparqlStore:
         self.retries = retries
         self.query_timeout = query_timeout
         self._opener = urllib.request.build_opener()
+        self._connections = _Connections()
         self._digest = _DigestSigner(auth, self._opener) if isinstance(auth, DigestAuth) else None
 
     @classmethod
@@ -626,11 +748,12 @@ class SparqlStore:
         if self.gsp_url:
             separator = "&" if "?" in self.gsp_url else "?"
             response = self._attempt(
-                lambda: self._http(
+                lambda: self._send(
                     "GET",
                     f"{self.gsp_url}{separator}default",
                     headers={"Accept": _RDF_ACCEPT},
                     stream=True,
+                    what="GET",
                 ),
                 retry=True,
             )
@@ -641,7 +764,8 @@ class SparqlStore:
         serialize(triples, output, fmt.oxigraph, prefixes=PREFIXES)
 
     def close(self) -> None:
-        """Release the connections (each request opens its own, so there is nothing to do)."""
+        """Close the idle connections kept for later requests (those open new ones)."""
+        self._connections.close()
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -812,8 +936,12 @@ class SparqlStore:
     def _all_quads(self) -> Iterator[Quad]:
         """Stream every quad of the store, graph after graph."""
         if self.engine.name == "oxigraph" and self.gsp_url:
-            response = self._http(
-                "GET", self.gsp_url, headers={"Accept": "application/n-quads"}, stream=True
+            response = self._send(
+                "GET",
+                self.gsp_url,
+                headers={"Accept": "application/n-quads"},
+                stream=True,
+                what="GET",
             )
             yield from self._stream_quads(response, "the store")
             return
@@ -848,7 +976,7 @@ class SparqlStore:
         except (OSError, http.client.HTTPException) as e:
             raise StoreUnavailable(f"reading {what} from the engine broke off: {e}") from e
         finally:
-            response.stream.close()
+            response.finish()
 
     # -- SPARQL protocol -------------------------------------------------------------------
 
@@ -876,41 +1004,27 @@ class SparqlStore:
             milliseconds = str(max(1, round(self.query_timeout * 1000)))
             params = [*params, (self.engine.query_timeout_parameter, milliseconds)]
 
+        body = urlencode([("query", text), *params]).encode()
+        headers = {"Accept": accept, "Content-Type": _FORM}
+
         def attempt() -> _Response:
-            wrapper = self._wrapper(self.query_url)
-            wrapper.setReturnFormat(TURTLE if form in ("CONSTRUCT", "DESCRIBE") else JSON)
-            # Set the text and form directly: SPARQLWrapper's own guess warns on text it cannot
-            # classify and would send a malformed query to the update endpoint.
-            wrapper.queryString = text
-            wrapper.queryType = form or "SELECT"
-            for name, value in params:
-                wrapper.addParameter(name, value)
-            wrapper.addCustomHttpHeader("Accept", accept)
-            return self._open_wrapper(wrapper, stream=stream, what="query")
+            return self._send(
+                "POST", self.query_url, headers=headers, body=body, stream=stream, what="query"
+            )
 
         return self._attempt(attempt, retry=True)
 
     def _run_update(self, text: str) -> None:
         """POST an update, once."""
 
+        body = urlencode([("update", text)]).encode()
+
         def attempt() -> _Response:
-            wrapper = self._wrapper(self.update_url)
-            wrapper.queryString = text
-            wrapper.queryType = "INSERT"  # any update form: SPARQLWrapper then POSTs `update=`
-            return self._open_wrapper(wrapper, stream=False, what="update")
+            return self._send(
+                "POST", self.update_url, headers={"Content-Type": _FORM}, body=body, what="update"
+            )
 
         self._attempt(attempt, retry=False)
-
-    def _wrapper(self, url: str) -> SPARQLWrapper:
-        wrapper = SPARQLWrapper(url, updateEndpoint=url, agent=_AGENT)
-        wrapper.setMethod(POST)
-        wrapper.setOnlyConneg(True)
-        # urlopen takes float seconds; SPARQLWrapper.setTimeout would round 0.5 down to "none".
-        wrapper.timeout = self.timeout  # type: ignore[assignment]
-        authorization = self._authorization("POST", url)
-        if authorization:
-            wrapper.addCustomHttpHeader("Authorization", authorization)
-        return wrapper
 
     def _authorization(self, method: str, url: str) -> str | None:
         if self._digest is not None:
@@ -919,18 +1033,68 @@ class SparqlStore:
             return self.auth.header()
         return None
 
-    def _open_wrapper(self, wrapper: SPARQLWrapper, *, stream: bool, what: str) -> _Response:
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str],
+        body: bytes | None = None,
+        stream: bool = False,
+        what: str,
+        missing: str | None = None,
+    ) -> _Response:
+        """Send one request on a pooled connection; return the answer (see :func:`_take`).
+
+        An error status raises the matching :class:`_Failure`; a 404 raises
+        NotFound(``missing``) when ``missing`` is given. ``GET`` follows redirects.
+        """
         started = time.monotonic()
-        try:
-            raw = wrapper.query().response
-        except SPARQLWrapperException as e:
-            status = _WRAPPER_STATUS.get(type(e).__name__, 500)
-            raise _status_failure(status, _wrapper_body(e), what, wrapper.endpoint) from e
-        except urllib.error.HTTPError as e:
-            raise _status_failure(e.code, _read_error_body(e), what, wrapper.endpoint) from e
-        except (OSError, http.client.HTTPException) as e:
-            raise _connection_failure(e, wrapper.endpoint) from e
-        return _take(raw, stream=stream, deadline=started + self.timeout)
+        home = urlsplit(url)[:2]
+        for _ in range(_MAX_REDIRECTS + 1):
+            sent = {"User-Agent": _AGENT, **headers}
+            # credentials go to the engine's own origin only, never where it redirects
+            authorization = self._authorization(method, url) if urlsplit(url)[:2] == home else None
+            if authorization:
+                sent["Authorization"] = authorization
+            origin, connection, reused = self._connections.take(url, self.timeout)
+            sent.update(origin.proxy_headers() if origin.scheme == "http" else {})
+            try:
+                connection.request(method, origin.target(url), body=body, headers=sent)
+                raw = connection.getresponse()
+            except (OSError, http.client.HTTPException) as e:
+                connection.close()
+                if reused:  # the others kept as long are likely dead too
+                    self._connections.forget(origin)
+                raise _connection_failure(e, url) from e
+            release = functools.partial(self._connections.give_back, origin, connection)
+            if 200 <= raw.status < 300:
+                return _take(
+                    raw,
+                    connection,
+                    release,
+                    stream=stream and method == "GET",
+                    deadline=started + self.timeout,
+                )
+            answer = _take(raw, connection, release, stream=False, deadline=started + self.timeout)
+            location = answer.headers.get("Location")
+            if raw.status in _REDIRECTS and location and method in ("GET", "HEAD"):
+                url = urljoin(url, location)
+                continue
+            if raw.status == 404 and missing is not None:
+                raise _Failure(NotFound(missing), transient=False)
+            if 300 <= raw.status < 400:
+                raise _Failure(
+                    StoreUnavailable(
+                        f"the engine at {url} redirected the {what} ({raw.status}) to "
+                        f"{location or '(nowhere)'}; give cokg that URL instead"
+                    ),
+                    transient=False,
+                )
+            raise _status_failure(raw.status, answer.body, what, url)
+        raise _Failure(
+            StoreUnavailable(f"more than {_MAX_REDIRECTS} redirects from {url}"), transient=False
+        )
 
     # -- Graph Store protocol --------------------------------------------------------------
 
@@ -965,8 +1129,14 @@ class SparqlStore:
         url = self._gsp_target(graph)
         try:
             return self._attempt(
-                lambda: self._http(
-                    method, url, headers=headers, body=body, stream=True, missing=missing
+                lambda: self._send(
+                    method,
+                    url,
+                    headers=headers,
+                    body=body,
+                    stream=True,
+                    what=method,
+                    missing=missing,
                 ),
                 retry=retry,
             )
@@ -974,34 +1144,6 @@ class SparqlStore:
             if body is None:
                 raise
             raise ParseError(f"the engine refused the data: {e}") from e
-
-    def _http(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: dict[str, str],
-        body: bytes | None = None,
-        stream: bool = False,
-        missing: str | None = None,
-    ) -> _Response:
-        """Send one plain HTTP request (Graph Store); a 404 raises NotFound(``missing``)."""
-        request = urllib.request.Request(url, data=body, method=method, headers=headers)
-        request.add_header("User-Agent", _AGENT)
-        authorization = self._authorization(method, url)
-        if authorization:
-            request.add_header("Authorization", authorization)
-        started = time.monotonic()
-        try:
-            raw = self._opener.open(request, timeout=self.timeout)
-        except urllib.error.HTTPError as e:
-            body = _read_error_body(e)
-            if e.code == 404 and missing is not None:
-                raise _Failure(NotFound(missing), transient=False) from e
-            raise _status_failure(e.code, body, method, url) from e
-        except (OSError, http.client.HTTPException) as e:
-            raise _connection_failure(e, url) from e
-        return _take(raw, stream=stream and method == "GET", deadline=started + self.timeout)
 
     # -- retries ---------------------------------------------------------------------------
 
@@ -1040,15 +1182,25 @@ def _insert(quads: list[Quad], *, template: bool) -> str:
     return f"INSERT {body} WHERE {{}}" if template else f"INSERT DATA {body}"
 
 
-def _take(raw: http.client.HTTPResponse, *, stream: bool, deadline: float) -> _Response:
+def _take(
+    raw: http.client.HTTPResponse,
+    connection: http.client.HTTPConnection,
+    release: Callable[[], None],
+    *,
+    stream: bool,
+    deadline: float,
+) -> _Response:
     """Read a response in full by ``deadline`` (a monotonic time) unless ``stream``.
 
     The socket timeout only bounds each read: an engine that keeps sending (Oxigraph streams
-    results past its own time limit) is stopped here, by closing the connection.
+    results past its own time limit) is stopped here, by closing the connection. A connection
+    goes back to the pool (``release``) only once its answer was read to the end.
     """
     response = _Response(raw.status, raw.headers)
+    finish = functools.partial(_finish, raw, connection, release)
     if stream:
         response.stream = raw
+        response.finish = finish
         return response
     chunks = []
     try:
@@ -1069,8 +1221,22 @@ def _take(raw: http.client.HTTPResponse, *, stream: bool, deadline: float) -> _R
             StoreUnavailable(f"the engine's answer broke off: {e!r}"), transient=False
         ) from e
     finally:
-        raw.close()
+        finish()
     return response
+
+
+def _finish(
+    raw: http.client.HTTPResponse,
+    connection: http.client.HTTPConnection,
+    release: Callable[[], None],
+) -> None:
+    """Pool ``connection`` if its answer was read to the end and it stays open; else close it
+    (closing is what stops an engine still sending, or a query still running)."""
+    if raw.isclosed() and not raw.will_close:
+        release()
+    else:
+        raw.close()
+        connection.close()
 
 
 def _read_error_body(error: urllib.error.HTTPError) -> bytes:

@@ -11,6 +11,8 @@ left of their own time limit, so other clients only see a short delay.
 from __future__ import annotations
 
 import functools
+import heapq
+import itertools
 import math
 import threading
 import time
@@ -34,24 +36,72 @@ _SLACK = 0.5
 """Seconds the HTTP client waits past the engine's limit (after the watchdog, as a backstop)."""
 
 
+class _Watchdogs:
+    """One thread that runs each armed action at its deadline, unless it was disarmed first.
+
+    A thread per query (``threading.Timer``) costs a thread start, and the wait for it to
+    start, on every request; one long-lived thread and a heap of deadlines cost neither. The
+    thread is only woken when a new deadline comes before all the others.
+    """
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, _Watchdog]] = []
+        self._condition = threading.Condition()
+        self._serial = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def arm(self, watchdog: _Watchdog, seconds: float) -> None:
+        """Run ``watchdog``'s action ``seconds`` from now, unless it is disarmed first."""
+        deadline = time.monotonic() + seconds
+        with self._condition:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="cokg-query-watchdog", daemon=True
+                )
+                self._thread.start()
+            heapq.heappush(self._heap, (deadline, next(self._serial), watchdog))
+            if self._heap[0][2] is watchdog:
+                self._condition.notify()
+
+    def disarm(self, watchdog: _Watchdog) -> None:
+        """Keep ``watchdog``'s action from running (it leaves the heap at its time, or when
+        the heap is swept)."""
+        with self._condition:
+            watchdog.armed = False
+            if len(self._heap) > 1024:
+                self._heap = [item for item in self._heap if item[2].armed]
+                heapq.heapify(self._heap)
+
+    def _run(self) -> None:
+        while True:
+            with self._condition:
+                while not self._heap or self._heap[0][0] > time.monotonic():
+                    timeout = self._heap[0][0] - time.monotonic() if self._heap else None
+                    self._condition.wait(timeout)
+                _, _, due = heapq.heappop(self._heap)
+                if not due.armed:
+                    continue
+                due.armed = False
+                due.fired = True
+            due.action()  # outside the lock: it kills a process
+
+
+_WATCHDOGS = _Watchdogs()
+
+
 class _Watchdog:
     """Call ``action`` after ``seconds`` unless the ``with`` block ends first (inf: never)."""
 
     def __init__(self, seconds: float, action: Callable[[], None]) -> None:
         self.fired = False
-        self._action = action
-        self._timer: threading.Timer | None = None
-        if math.isfinite(seconds):
-            self._timer = threading.Timer(seconds, self._fire)
-            self._timer.daemon = True
-
-    def _fire(self) -> None:
-        self.fired = True
-        self._action()
+        self.armed = False
+        self.action = action
+        self._seconds = seconds
 
     def __enter__(self) -> _Watchdog:
-        if self._timer is not None:
-            self._timer.start()
+        if math.isfinite(self._seconds):
+            self.armed = True
+            _WATCHDOGS.arm(self, self._seconds)
         return self
 
     def __exit__(
@@ -60,8 +110,8 @@ class _Watchdog:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
+        if self.armed:
+            _WATCHDOGS.disarm(self)
 
 
 class BoundedSparqlStore(SparqlStore):
