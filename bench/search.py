@@ -24,9 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cokg.search import _BOOSTS as BOOSTS
-from cokg.search import _COLUMNS as COLUMNS
 from cokg.search import Entry, SearchIndex, Selection, read_entries
+from cokg.search_text import BOOSTS, COLUMNS
 from cokg.store import OxigraphStore
 
 TEXTS = ["participatory budgeting", "citizens jury", "coproduction", "health", "community"]

@@ -1,21 +1,24 @@
-"""Full-text search over the knowledge base's entries: a SQLite FTS5 index derived from a store.
+"""Full-text search over the knowledge base's entries: a tantivy text index beside SQLite tables.
 
-:class:`SearchIndex` holds one row per entry (``schema:ResearchProject``): its title, the
+:class:`SearchIndex` holds one document per entry (``schema:ResearchProject``): its title, the
 labels of its keywords and approaches, its people, organisations and document titles, and its
-description, ranked with BM25 and field boosts (a title match outranks a description match).
-Facets (keyword, approach, organisation, person, document type) and the entry's period (as
-years, whatever the precision of its dates) sit beside the text, so any combination of text
-and facets is one SQL query, and the facet counts are those of the same selection.
+description, ranked with BM25 and field boosts (a title match outranks a description match),
+in a tantivy index (:mod:`cokg.search_text`). The ids of its facet values (keyword, approach,
+organisation, person, document type) and its period (as years, whatever the precision of its
+dates) sit in the same document, so any combination of text and facets is one tantivy query,
+and the facet counts are aggregations over the same selection. SQLite keeps what is shown and
+looked up: the entries, the facet values' IRIs and labels, the compounds, the fingerprint.
 
-The index is built from any :class:`~cokg.store.ReadableStore` with a few SPARQL queries
-(:data:`FACETS` holds the graph pattern of each facet), updated one entry at a time after a
-write (:meth:`SearchIndex.apply_write`), and rebuilt when the store's fingerprint (its graphs
-and its size) no longer matches the one it was built from.
+The index is built from any :class:`~cokg.store.ReadableStore` (:func:`read_entries`: one
+plain query per property), updated one entry at a time after a write
+(:meth:`SearchIndex.apply_write`; a SPARQL Update is bounded by the graphs and subjects it
+names, :mod:`cokg.search_update`), and rebuilt when the store's fingerprint (its graphs and its
+size) no longer matches the one it was built from.
 
-Queries are never handed to FTS5 as written: :func:`parse_query` reads words, ``"phrases"``,
-``prefix*``, ``-excluded`` words and ``OR``, and everything else is plain text, so no input can
-raise an FTS5 syntax error. Words are folded (case, accents, apostrophes) and stemmed (FTS5's
-Porter tokenizer); a hyphenated compound seen in the data ("co-production") also matches
+Queries are never handed to a query parser as written: :func:`parse_query` reads words,
+``"phrases"``, ``prefix*``, ``-excluded`` words and ``OR``, and everything else is plain text,
+so no input can raise a syntax error. Words are folded (case, accents, apostrophes) and stemmed
+(English Snowball); a hyphenated compound seen in the data ("co-production") also matches
 written as one word ("coproduction") or two ("co production").
 
 >>> from cokg.load import open_knowledge_base
@@ -42,10 +45,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import tantivy
 from pyoxigraph import Literal, NamedNode, QuerySolutions
 
 from cokg.errors import CokgError
+from cokg.search_read import DOCUMENT_TYPES, Entry, key_of, read_entries, safe_iri
+from cokg.search_text import COLUMNS, TextIndex, aggregations, combine, marked
 from cokg.store import ReadableStore
+
+__all__ = ["DOCUMENT_TYPES", "Entry", "key_of", "read_entries"]
 
 SEARCH_FUNCTION = "https://w3id.org/coprod/fn/search"
 """The SPARQL function ``<…fn/search>(?entry, "text")``: true when the entry matches."""
@@ -58,12 +66,8 @@ MAX_PAGE_SIZE = 100
 MAX_PAGE = 1_000_000
 FACET_VALUES = 50
 """Values listed per facet (the most frequent in the selection; a chosen one always is)."""
-_SCHEMA_VERSION = "2"
+_SCHEMA_VERSION = "3"
 
-_COLUMNS = ("title", "topics", "people", "organisations", "documents", "description")
-_BOOSTS = (10.0, 5.0, 3.0, 3.0, 2.0, 1.0)
-"""BM25 weight per column of :data:`_COLUMNS`: a title match counts ten description matches."""
-_BOOST_LIST = ", ".join(str(b) for b in _BOOSTS)
 
 _OPEN, _CLOSE = "\x02", "\x03"  # highlight markers: control characters never indexed
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -118,14 +122,6 @@ FACETS: dict[str, Facet] = {
     )
 }
 """The facets, in display order; each pattern is what a SPARQL ``GROUP BY ?value`` counts."""
-
-_TYPE_LABELS = {
-    "ScholarlyArticle": "Scholarly article",
-    "Report": "Report",
-    "Book": "Book",
-    "VideoObject": "Video",
-    "DigitalDocument": "Digital document",
-}
 
 
 # -- queries as users write them -------------------------------------------------------------
@@ -224,41 +220,6 @@ def parse_query(text: str) -> ParsedQuery:
         groups = []
         notices.append("A query of excluded words only matches nothing; showing everything.")
     return ParsedQuery(tuple(tuple(g) for g in groups), tuple(notices))
-
-
-def _quoted(words: Sequence[str], prefix: bool) -> str:
-    return '"' + " ".join(words) + '"' + (" *" if prefix else "")
-
-
-def fts_expression(query: ParsedQuery, compounds: Mapping[str, str]) -> str:
-    """Return the FTS5 MATCH expression for ``query`` (every word quoted: no syntax leaks).
-
-    ``compounds`` maps a joined compound ("coproduction") to its parts ("co production"):
-    each spelling also matches the others.
-
-    >>> fts_expression(parse_query("coproduction budget*"), {"coproduction": "co production"})
-    '("coproduction" OR "co production") AND "budget" *'
-    """
-    positive: list[str] = []
-    negative: list[str] = []
-    for group in query.groups:
-        alternatives = [_term_expression(term, compounds) for term in group]
-        text = alternatives[0] if len(alternatives) == 1 else "(" + " OR ".join(alternatives) + ")"
-        (negative if group[0].excluded else positive).append(text)
-    expression = " AND ".join(positive)
-    if negative:
-        expression = f"({expression}) NOT (" + " OR ".join(negative) + ")"
-    return expression
-
-
-def _term_expression(term: Term, compounds: Mapping[str, str]) -> str:
-    spellings = [_quoted(term.words, term.prefix)]
-    joined = "".join(term.words)
-    if len(term.words) == 1 and joined in compounds:
-        spellings.append(_quoted(compounds[joined].split(), term.prefix))
-    elif len(term.words) > 1 and joined in compounds:
-        spellings.append(_quoted([joined], term.prefix))
-    return spellings[0] if len(spellings) == 1 else "(" + " OR ".join(spellings) + ")"
 
 
 def _join_compounds(query: ParsedQuery, compounds: Mapping[str, str]) -> ParsedQuery:
@@ -378,53 +339,6 @@ def store_fingerprint(store: ReadableStore) -> str:
     return digest.hexdigest()
 
 
-@dataclass
-class Entry:
-    """An entry as the index reads it from the store (:func:`read_entries`)."""
-
-    iri: str
-    graph: str = ""
-    title: str = ""
-    description: str = ""
-    period: str | None = None
-    start_year: int | None = None
-    end_year: int | None = None
-    text: dict[str, list[str]] = field(default_factory=dict)
-    facets: dict[tuple[str, str], str] = field(default_factory=dict)
-
-    def add_text(self, column: str, value: str) -> None:
-        values = self.text.setdefault(column, [])
-        if value and value not in values:
-            values.append(value)
-
-
-_ENTRIES_QUERY = """
-SELECT ?entry ?graph ?title ?description ?period ?start ?end WHERE {{
-  {values}
-  GRAPH ?graph {{ ?entry a schema:ResearchProject }}
-  OPTIONAL {{ ?entry dcterms:title ?title }}
-  OPTIONAL {{ ?entry dcterms:description ?description }}
-  OPTIONAL {{
-    ?entry dcterms:temporal ?t .
-    OPTIONAL {{ ?t rdfs:label ?period }}
-    OPTIONAL {{ ?t dcat:startDate ?start }}
-    OPTIONAL {{ ?t dcat:endDate ?end }}
-  }}
-}}
-"""
-
-_TEXT_PATTERNS = {
-    "topics": "?entry dcterms:subject|cop:approach ?c . ?c skos:prefLabel|skos:altLabel ?text .",
-    "people": "?entry dcterms:contributor/foaf:name ?text .",
-    "organisations": "?entry dcterms:contributor/org:memberOf|schema:funder ?o . "
-    "?o foaf:name|skos:altLabel ?text .",
-    "documents": "?entry dcterms:relation/dcterms:title ?text .",
-}
-"""The text of each column beside title and description. One query per column: Oxigraph plans
-a UNION of them much worse (minutes instead of a second at 1 000 entries)."""
-
-_TEXT_QUERY = "SELECT ?entry ?text WHERE {{ {values} ?entry a schema:ResearchProject . {pattern} }}"
-
 _ENTRIES_IN = (
     "SELECT DISTINCT ?entry WHERE {{ VALUES ?graph {{ {graphs} }} "
     "GRAPH ?graph {{ ?entry a schema:ResearchProject }} }}"
@@ -436,45 +350,15 @@ _DESCRIBED = (
 _LINKING = (
     # Entries that link to something a written graph describes (a person, an organisation…),
     # directly or through a contributor's organisation. The subjects are given as VALUES and
-    # each pattern is a query of its own: Oxigraph plans both far better (see _TEXT_PATTERNS).
+    # each pattern is a query of its own: Oxigraph plans both far better (see search_read).
     "SELECT DISTINCT ?entry WHERE {{ VALUES ?s {{ {subjects} }} ?entry ?link ?s . "
     "?entry a schema:ResearchProject . }}",
     "SELECT DISTINCT ?entry WHERE {{ VALUES ?s {{ {subjects} }} ?person org:memberOf ?s . "
     "?entry dcterms:contributor ?person ; a schema:ResearchProject . }}",
 )
+_TYPED = "SELECT ?entry WHERE {{ VALUES ?entry {{ {subjects} }} ?entry a schema:ResearchProject }}"
+"""Which of the subjects a write touched are entries themselves."""
 _CHUNK = 1000
-
-
-def _facet_query(values: str, facet: Facet) -> str:
-    return (
-        f"SELECT ?entry ?value ?label WHERE {{ {values} ?entry a schema:ResearchProject . "
-        f"{facet.pattern} {facet.label_pattern} }}"
-    )
-
-
-_UNSAFE_IRI = re.compile(r'[\x00-\x20<>"{}|^`\\]')
-
-
-def _safe(iri: str) -> bool:
-    """Tell whether ``iri`` can be written as ``<iri>`` in SPARQL as it is."""
-    return bool(iri) and not _UNSAFE_IRI.search(iri)
-
-
-def _values(iris: Iterable[str] | None) -> str:
-    if iris is None:
-        return ""
-    return "VALUES ?entry { " + " ".join(f"<{iri}>" for iri in iris if _safe(iri)) + " }"
-
-
-def _year(term: Any) -> int | None:
-    if not isinstance(term, Literal):
-        return None
-    match = re.match(r"-?\d{4}", term.value)
-    return int(match.group(0)) if match else None
-
-
-def _text(term: Any) -> str:
-    return term.value if isinstance(term, Literal | NamedNode) else ""
 
 
 def _rows(store: ReadableStore, sparql: str) -> QuerySolutions:
@@ -484,66 +368,8 @@ def _rows(store: ReadableStore, sparql: str) -> QuerySolutions:
     return result
 
 
-def _preferred(current: str, candidate: Literal) -> bool:
-    """Take the first English (or untagged) literal; another language only when none is."""
-    return not current and candidate.language in (None, "en")
-
-
-def read_entries(store: ReadableStore, iris: Iterable[str] | None = None) -> list[Entry]:
-    """Read every entry (or those of ``iris``) from ``store``: ten SPARQL queries in all."""
-    values = _values(iris)
-    entries: dict[str, Entry] = {}
-    for row in _rows(store, _ENTRIES_QUERY.format(values=values)):
-        iri = _text(row["entry"])
-        entry = entries.setdefault(iri, Entry(iri, graph=_text(row["graph"])))
-        for name in ("title", "description"):
-            term = row[name]
-            if isinstance(term, Literal) and _preferred(getattr(entry, name), term):
-                setattr(entry, name, term.value)
-        if entry.period is None and row["period"] is not None:
-            entry.period = _text(row["period"])
-        start, end = _year(row["start"]), _year(row["end"])
-        if start is not None and (entry.start_year is None or start < entry.start_year):
-            entry.start_year = start
-        if end is not None and (entry.end_year is None or end > entry.end_year):
-            entry.end_year = end
-    if not entries:
-        return []
-    values = _values(entries) if iris is not None else ""
-    for column, pattern in _TEXT_PATTERNS.items():
-        for row in _rows(store, _TEXT_QUERY.format(values=values, pattern=pattern)):
-            text_entry = entries.get(_text(row["entry"]))
-            if text_entry is not None:
-                text_entry.add_text(column, _text(row["text"]))
-    for facet in FACETS.values():
-        for row in _rows(store, _facet_query(values, facet)):
-            facet_entry = entries.get(_text(row["entry"]))
-            value = row["value"]
-            if facet_entry is None or not isinstance(value, NamedNode):
-                continue
-            key = (facet.name, value.value)
-            label = _text(row["label"]) or _local_label(value.value)
-            if key not in facet_entry.facets or _preferred_label(row["label"]):
-                facet_entry.facets[key] = label
-    return list(entries.values())
-
-
-def _preferred_label(term: Any) -> bool:
-    return isinstance(term, Literal) and term.language in (None, "en")
-
-
-def _local_label(iri: str) -> str:
-    local = key_of(iri)
-    return _TYPE_LABELS.get(local, local.replace("-", " "))
-
-
-def key_of(iri: str) -> str:
-    """Return the short key of a facet value: the last segment of its IRI.
-
-    >>> key_of("https://w3id.org/coprod/id/concept/keywords/participatory-budgeting")
-    'participatory-budgeting'
-    """
-    return re.split(r"[/#]", iri.rstrip("/"))[-1]
+def _text(term: Any) -> str:
+    return term.value if isinstance(term, Literal | NamedNode) else ""
 
 
 def compounds_of(text: str) -> dict[str, str]:
@@ -560,10 +386,12 @@ def compounds_of(text: str) -> dict[str, str]:
 
 
 class SearchIndex:
-    """The search index: an SQLite FTS5 database, in memory or in the file at ``path``.
+    """The search index: SQLite tables beside a tantivy text index (:mod:`cokg.search_text`).
 
-    Safe to share between threads (one connection behind a lock). Build it with
-    :meth:`build`, keep it in step with :meth:`apply_write`, query it with :meth:`search`.
+    In memory, or in the file at ``path`` with the tantivy index in the folder beside it
+    (``search.sqlite3`` and ``search.tantivy``). Safe to share between threads (one connection
+    behind a lock). Build it with :meth:`build`, keep it in step with :meth:`apply_write`,
+    query it with :meth:`search`. ``builds`` counts the full builds this object made.
     """
 
     def __init__(self, path: str | Path | None = None) -> None:
@@ -574,35 +402,43 @@ class SearchIndex:
         self._generation = 0  # bumped by every change, so cached answers know when to go
         self._cached: tuple[int, Any] | None = None
         self._checked = 0.0
+        self.builds = 0
         try:
             self._db = sqlite3.connect(
                 str(self.path) if self.path else ":memory:",
                 check_same_thread=False,
                 isolation_level=None,
             )
-            self._create()
+            stale = self._create()
         except sqlite3.DatabaseError as e:
             raise CokgError(f"cannot open the search index {self.path}: {e}") from e
+        folder = None if self.path is None else self.path.with_suffix(".tantivy")
+        if folder is not None and stale:
+            TextIndex.remove(folder)
+        self._text = TextIndex(folder, tuple(FACETS))
+        if len(self._text) != len(self):  # the two halves disagree (a crash): build again
+            self._db.execute("DELETE FROM meta WHERE name = 'fingerprint'")
 
-    def _create(self) -> None:
+    def _create(self) -> bool:
+        """Create the tables; return True when those of another version were dropped."""
         db = self._db
         if self.path is not None:
             db.execute("PRAGMA journal_mode=WAL")
         version = self._meta("schema")
-        if version not in (None, _SCHEMA_VERSION):
+        stale = version not in (None, _SCHEMA_VERSION)
+        if stale:
             db.executescript(
                 "DROP TABLE IF EXISTS entries; DROP TABLE IF EXISTS facets; "
-                "DROP TABLE IF EXISTS facet_values; "
-                "DROP TABLE IF EXISTS text; DROP TABLE IF EXISTS compounds;"
+                "DROP TABLE IF EXISTS facet_values; DROP TABLE IF EXISTS text; "
+                "DROP TABLE IF EXISTS compounds; DELETE FROM meta;"
             )
-        columns = ", ".join(_COLUMNS)
         db.executescript(
             f"""
             CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT);
             CREATE TABLE IF NOT EXISTS entries (
                 id INTEGER PRIMARY KEY, iri TEXT UNIQUE NOT NULL, graph TEXT NOT NULL,
                 title TEXT NOT NULL, sort_title TEXT NOT NULL, period TEXT,
-                start_year INTEGER, end_year INTEGER);
+                start_year INTEGER, end_year INTEGER, description TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS facet_values (
                 id INTEGER PRIMARY KEY, facet TEXT NOT NULL, iri TEXT NOT NULL,
                 key TEXT NOT NULL, label TEXT NOT NULL, UNIQUE (facet, iri));
@@ -617,11 +453,10 @@ class SearchIndex:
                 entry_id INTEGER NOT NULL, joined TEXT NOT NULL, parts TEXT NOT NULL);
             CREATE INDEX IF NOT EXISTS compounds_by_entry ON compounds (entry_id);
             CREATE INDEX IF NOT EXISTS compounds_by_word ON compounds (joined);
-            CREATE VIRTUAL TABLE IF NOT EXISTS text USING fts5(
-                {columns}, tokenize = 'porter unicode61 remove_diacritics 2');
             INSERT OR REPLACE INTO meta VALUES ('schema', '{_SCHEMA_VERSION}');
             """
         )
+        return stale
 
     def _meta(self, name: str) -> str | None:
         try:
@@ -643,25 +478,43 @@ class SearchIndex:
         with self._lock:
             return self._meta("fingerprint")
 
-    def build(self, store: ReadableStore) -> int:
-        """Rebuild the whole index from ``store`` in one transaction; return the entry count."""
-        return self.load(read_entries(store), store_fingerprint(store))
+    @property
+    def generation(self) -> int:
+        """A number that changes with every change of the index (build, update, delete)."""
+        return self._generation
 
-    def load(self, entries: Sequence[Entry], fingerprint: str) -> int:
+    def build(self, store: ReadableStore) -> int:
+        """Rebuild the whole index from ``store``; return the entry count.
+
+        The fingerprint is taken before reading, so a write during the build is seen by the
+        next :meth:`ensure_current`.
+        """
+        fingerprint = store_fingerprint(store)
+        return self.load(read_entries(store), fingerprint)
+
+    def load(self, entries: Iterable[Entry], fingerprint: str) -> int:
         """Replace the index's content with ``entries`` (:func:`read_entries`) in one transaction.
 
         ``fingerprint`` is that of the store they were read from. Returns the entry count.
         """
+        count = 0
         with self._lock, self._transaction():
-            for table in ("entries", "facets", "facet_values", "text", "compounds"):
+            for table in ("entries", "facets", "facet_values", "compounds"):
                 self._db.execute(f"DELETE FROM {table}")
             known: dict[tuple[str, str], int] = {}
-            for entry in entries:
-                self._insert(entry, known)
+
+            def documents() -> Iterable[tantivy.Document]:
+                nonlocal count
+                for entry in entries:
+                    count += 1
+                    yield self._insert(entry, known)
+
+            self._text.write(documents(), everything=True)
             self._set_fingerprint(fingerprint)
             self._generation += 1
+            self.builds += 1
         self._checked = time.monotonic()
-        return len(entries)
+        return count
 
     def ensure_current(self, store: ReadableStore, *, every: float = 0.0) -> bool:
         """Rebuild when the store changed behind the index's back; return True if it did.
@@ -684,16 +537,17 @@ class SearchIndex:
         wanted = sorted(set(iris))
         entries = read_entries(store, wanted) if wanted else []
         with self._lock, self._transaction():
-            for iri in wanted:
-                self._delete(iri)
-            for entry in entries:
-                self._insert(entry)
+            deleted = [self._delete(iri) for iri in wanted]
+            documents = [self._insert(entry) for entry in entries]
+            self._text.write(documents, delete=[i for i in deleted if i is not None])
             self._generation += 1
 
     def delete_entry(self, iri: str) -> None:
         """Remove the entry ``iri`` from the index (nothing happens when it is not there)."""
         with self._lock, self._transaction():
-            self._delete(iri)
+            deleted = self._delete(iri)
+            if deleted is not None:
+                self._text.write((), delete=[deleted])
             self._generation += 1
 
     def apply_write(
@@ -701,16 +555,18 @@ class SearchIndex:
         store: ReadableStore,
         graphs: Sequence[str | None] | None,
         *,
+        subjects: Iterable[str] = (),
         refingerprint: bool = True,
     ) -> None:
         """Bring the index in step after a write to ``graphs`` (None: any graph, rebuild).
 
         Entries in those graphs, entries that were indexed from them, and entries that link
-        to anything described in them (a person, an organisation…) are read again. With
-        ``refingerprint`` false the caller records the store's new fingerprint later
-        (:meth:`record_fingerprint`), off the request's path.
+        to anything described in them (a person, an organisation…) are read again, and so are
+        the entries that are or link to one of ``subjects`` (the subjects a write to the
+        default graph touched). With ``refingerprint`` false the caller records the store's
+        new fingerprint later (:meth:`record_fingerprint`), off the request's path.
         """
-        named = [g for g in graphs or () if g and _safe(g)]
+        named = [g for g in graphs or () if g and safe_iri(g)]
         if graphs is None or len(named) != len(graphs):
             self.build(store)
             return
@@ -722,16 +578,29 @@ class SearchIndex:
                     f"SELECT iri FROM entries WHERE graph IN ({placeholders})", named
                 )
             }
-        listed = " ".join(f"<{g}>" for g in named)
-        for row in _rows(store, _ENTRIES_IN.format(graphs=listed)):
-            affected.add(_text(row["entry"]))
-        subjects = [_text(row["s"]) for row in _rows(store, _DESCRIBED.format(graphs=listed))]
-        subjects = [iri for iri in subjects if _safe(iri)]
-        for start in range(0, len(subjects), _CHUNK):
-            chunk = " ".join(f"<{iri}>" for iri in subjects[start : start + _CHUNK])
+        described = [iri for iri in subjects if safe_iri(iri)]
+        if named:
+            listed = " ".join(f"<{g}>" for g in named)
+            for row in _rows(store, _ENTRIES_IN.format(graphs=listed)):
+                affected.add(_text(row["entry"]))
+            described += [_text(row["s"]) for row in _rows(store, _DESCRIBED.format(graphs=listed))]
+        described = sorted({iri for iri in described if safe_iri(iri)})
+        for start in range(0, len(described), _CHUNK):
+            chunk = described[start : start + _CHUNK]
+            listed_subjects = " ".join(f"<{iri}>" for iri in chunk)
+            with self._lock:
+                marks = ",".join("?" * len(chunk))
+                affected.update(
+                    row[0]
+                    for row in self._db.execute(
+                        f"SELECT iri FROM entries WHERE iri IN ({marks})", chunk
+                    )
+                )
             for query in _LINKING:
-                for row in _rows(store, query.format(subjects=chunk)):
+                for row in _rows(store, query.format(subjects=listed_subjects)):
                     affected.add(_text(row["entry"]))
+            for row in _rows(store, _TYPED.format(subjects=listed_subjects)):
+                affected.add(_text(row["entry"]))
         self.update_entries(store, affected)
         if refingerprint:
             self.record_fingerprint(store_fingerprint(store))
@@ -747,12 +616,21 @@ class SearchIndex:
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)
 
-    def _insert(self, entry: Entry, known: dict[tuple[str, str], int] | None = None) -> None:
-        """Insert ``entry``; ``known`` caches facet value ids within one transaction."""
+    def _insert(
+        self, entry: Entry, known: dict[tuple[str, str], int] | None = None
+    ) -> tantivy.Document:
+        """Insert ``entry``'s rows; return its text document. ``known`` caches facet value ids
+        within one transaction."""
         db = self._db
+        texts = {
+            "title": entry.title,
+            "description": entry.description,
+            **{column: " · ".join(values) for column, values in entry.text.items()},
+        }
+        clean = {c: _CONTROL.sub(" ", texts.get(c, "")) for c in COLUMNS}
         cursor = db.execute(
-            "INSERT INTO entries (iri, graph, title, sort_title, period, start_year, end_year)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO entries (iri, graph, title, sort_title, period, start_year, end_year,"
+            " description) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 entry.iri,
                 entry.graph,
@@ -761,21 +639,13 @@ class SearchIndex:
                 entry.period,
                 entry.start_year,
                 entry.end_year,
+                clean["description"],
             ),
         )
-        rowid = cursor.lastrowid
-        texts = {
-            "title": entry.title,
-            "description": entry.description,
-            **{column: " · ".join(values) for column, values in entry.text.items()},
-        }
-        clean = {c: _CONTROL.sub(" ", texts.get(c, "")) for c in _COLUMNS}
-        db.execute(
-            f"INSERT INTO text (rowid, {', '.join(_COLUMNS)}) VALUES (?{', ?' * len(_COLUMNS)})",
-            (rowid, *(clean[c] for c in _COLUMNS)),
-        )
+        rowid = int(cursor.lastrowid or 0)
         known = {} if known is None else known
         values = []
+        by_facet: dict[str, list[int]] = {}
         for (facet, iri), label in entry.facets.items():
             value = known.get((facet, iri))
             if value is None:
@@ -786,24 +656,27 @@ class SearchIndex:
                 ).fetchone()[0]
                 known[(facet, iri)] = value
             values.append((rowid, value))
+            by_facet.setdefault(facet, []).append(value)
         db.executemany("INSERT OR IGNORE INTO facets VALUES (?, ?)", values)
         compounds = compounds_of(" ".join(clean.values()))
         db.executemany(
             "INSERT INTO compounds VALUES (?, ?, ?)",
             [(rowid, joined, parts) for joined, parts in compounds.items()],
         )
+        return self._text.document(rowid, clean, by_facet, (entry.start_year, entry.end_year))
 
-    def _delete(self, iri: str) -> None:
+    def _delete(self, iri: str) -> int | None:
+        """Delete the rows of entry ``iri``; return its id (None: not indexed)."""
         row = self._db.execute("SELECT id FROM entries WHERE iri = ?", (iri,)).fetchone()
         if row is None:
-            return
+            return None
         for statement in (
-            "DELETE FROM text WHERE rowid = ?",
             "DELETE FROM facets WHERE entry_id = ?",
             "DELETE FROM compounds WHERE entry_id = ?",
             "DELETE FROM entries WHERE id = ?",
         ):
             self._db.execute(statement, (row[0],))
+        return int(row[0])
 
     # -- searching ------------------------------------------------------------------------
 
@@ -824,35 +697,46 @@ class SearchIndex:
         )
         return {str(joined): str(parts) for joined, parts in rows}
 
-    def _selection_sql(
-        self, query: ParsedQuery, selection: Selection
-    ) -> tuple[str, list[Any], str | None]:
-        """Return the filters' WHERE clause (over ``entries AS e``), its parameters, and the
-        FTS5 MATCH expression of the text (None: no text asked)."""
+    def _text_query(self, query: ParsedQuery) -> tantivy.Query | None:
+        """The tantivy query of the text (None: no text asked)."""
+        if query.empty:
+            return None
+        compounds = self._compounds(query)
+        return self._text.text_query(_join_compounds(query, compounds), compounds)
+
+    def _selection(self, selection: Selection) -> tuple[list[tantivy.Query], str, list[Any]]:
+        """Return the selection as tantivy filters, and as a WHERE clause (over ``entries AS
+        e``) with its parameters."""
         clauses: list[str] = []
         parameters: list[Any] = []
-        match = None
-        if not query.empty:
-            compounds = self._compounds(query)
-            match = fts_expression(_join_compounds(query, compounds), compounds)
+        chosen: list[tuple[str, list[int]]] = []
         for facet, keys in selection.facets.items():
             if facet not in FACETS:
                 raise SearchError(f"unknown facet {facet!r}; facets: {', '.join(FACETS)}")
             for key in keys:
                 column = "iri" if "://" in key else "key"
+                ids = [
+                    int(row[0])
+                    for row in self._db.execute(
+                        f"SELECT id FROM facet_values WHERE facet = ? AND {column} = ?",
+                        (facet, key),
+                    )
+                ]
+                chosen.append((facet, ids))
                 clauses.append(
-                    "e.id IN (SELECT f.entry_id FROM facet_values AS v JOIN facets AS f "
-                    f"ON f.value_id = v.id WHERE v.facet = ? AND v.{column} = ?)"
+                    "e.id IN (SELECT f.entry_id FROM facets AS f WHERE f.value_id IN "
+                    f"({','.join(str(i) for i in ids)}))"
+                    if ids
+                    else "0"
                 )
-                parameters += [facet, key]
         if selection.from_year is not None:
             clauses.append("e.end_year >= ?")
             parameters.append(selection.from_year)
         if selection.to_year is not None:
             clauses.append("e.start_year <= ?")
             parameters.append(selection.to_year)
-        where = " AND ".join(clauses) or "1"
-        return where, parameters, match
+        filters = self._text.filter_query(chosen, selection.from_year, selection.to_year)
+        return filters, " AND ".join(clauses) or "1", parameters
 
     def search(
         self,
@@ -867,6 +751,7 @@ class SearchIndex:
 
         Returns a :class:`SearchResult` with the facet counts of the whole selection (the
         :data:`FACET_VALUES` most frequent values of each; none when ``facets`` is false).
+        Hits with text are ranked by relevance, without text by title.
         Raises :class:`SearchError` for a bad page, size or facet.
         """
         selection = selection or Selection()
@@ -885,23 +770,27 @@ class SearchIndex:
             raise SearchError("the year range ends before it starts")
         query = parse_query(text)
         with self._lock:
-            where, parameters, match = self._selection_sql(query, selection)
+            text_query = self._text_query(query)
+            filters, where, parameters = self._selection(selection)
+            searcher = self._text.searcher()
             try:
-                if match is None and where == "1":  # everything: the search page's landing
-                    total, counted, years = self._everything()
-                    hits = self._page(None, page, size, source="entries")
+                if text_query is None and not filters:  # everything: the search page's landing
+                    total, counted, years = self._everything(searcher)
+                    hits = self._title_page(where, parameters, page, size)
                 else:
-                    total = self._select(where, parameters, match)
-                    hits = self._page(match, page, size)
-                    counted = self._counted("temp.selected") if facets else []
-                    years = self._years()
+                    selected = combine(text_query, filters)
+                    counted, years = self._aggregate(searcher, selected, facets=facets)
+                    if text_query is None:
+                        total = _count(searcher.search(selected, 1, count=True))
+                        hits = self._title_page(where, parameters, page, size)
+                    else:
+                        total, hits = self._ranked_page(searcher, selected, page, size)
                 counts = self._facet_counts(counted, selection) if facets else {}
-            except sqlite3.OperationalError as e:  # never expected: every word is quoted
+            except ValueError as e:  # never expected: queries are built, not parsed
                 raise SearchError(f"the search could not be run: {e}") from e
-        suggestion = None
-        if total == 0 and not query.empty:
-            with self._lock:
-                suggestion = self._suggest(query)
+            suggestion = None
+            if total == 0 and not query.empty:
+                suggestion = self._suggest(searcher, query)
         return SearchResult(
             query=text,
             hits=hits,
@@ -914,147 +803,152 @@ class SearchIndex:
             suggestion=suggestion,
         )
 
-    def _select(self, where: str, parameters: list[Any], match: str | None) -> int:
-        """Put the selection's ids and scores into ``temp.selected``; return how many."""
-        db = self._db
-        db.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS selected "
-            "(id INTEGER PRIMARY KEY, rank REAL, sort_title TEXT)"
-        )
-        db.execute("DELETE FROM temp.selected")
-        if match is None:
-            db.execute(
-                "INSERT INTO temp.selected SELECT e.id, NULL, e.sort_title "
-                f"FROM entries AS e WHERE {where}",
-                parameters,
-            )
-        else:
-            db.execute(
-                f"INSERT INTO temp.selected SELECT e.id, bm25(text, {_BOOST_LIST}), e.sort_title "
-                f"FROM text JOIN entries AS e ON e.id = text.rowid WHERE text MATCH ? AND {where}",
-                [match, *parameters],
-            )
-        return int(db.execute("SELECT COUNT(*) FROM temp.selected").fetchone()[0])
-
-    def _everything(self) -> tuple[int, list[tuple[Any, ...]], tuple[int, int] | None]:
+    def _everything(
+        self, searcher: tantivy.Searcher
+    ) -> tuple[int, list[tuple[str, int, int]], tuple[int, int] | None]:
         """Total, facet counts and years of every entry, cached until the index changes."""
         if self._cached is None or self._cached[0] != self._generation:
-            total = int(self._db.execute("SELECT COUNT(*) FROM entries").fetchone()[0])
-            row = self._db.execute("SELECT MIN(start_year), MAX(end_year) FROM entries").fetchone()
-            years = None if row[0] is None or row[1] is None else (int(row[0]), int(row[1]))
-            self._cached = (self._generation, (total, self._counted("entries"), years))
-        answer: tuple[int, list[tuple[Any, ...]], tuple[int, int] | None] = self._cached[1]
+            counted, years = self._aggregate(searcher, tantivy.Query.all_query(), facets=True)
+            self._cached = (self._generation, (len(self), counted, years))
+        answer: tuple[int, list[tuple[str, int, int]], tuple[int, int] | None] = self._cached[1]
         return answer
 
-    def _page(
-        self, match: str | None, page: int, size: int, *, source: str = "temp.selected"
-    ) -> list[Hit]:
-        if source == "entries":
-            sql = (
-                "SELECT e.id, NULL, e.iri, e.title, e.period, e.start_year, e.end_year "
-                "FROM entries AS e ORDER BY e.sort_title, e.id LIMIT ? OFFSET ?"
+    def _aggregate(
+        self, searcher: tantivy.Searcher, selected: tantivy.Query, *, facets: bool
+    ) -> tuple[list[tuple[str, int, int]], tuple[int, int] | None]:
+        """The (facet, value id, count) of the selection's most frequent values, and its years."""
+        # More values than shown are asked for, so that ties at the last place are broken by
+        # label here as a SPARQL ORDER BY would, not by tantivy's order.
+        request = aggregations(list(FACETS) if facets else [], FACET_VALUES * 4)
+        answer = searcher.aggregate(selected, request)
+        counted = [
+            (facet, int(bucket["key"]), int(bucket["doc_count"]))
+            for facet in (FACETS if facets else ())
+            for bucket in answer.get(facet, {}).get("buckets", [])
+        ]
+        low = answer.get("start_year", {}).get("value")
+        high = answer.get("end_year", {}).get("value")
+        years = None if low is None or high is None else (int(low), int(high))
+        return counted, years
+
+    def _title_page(self, where: str, parameters: list[Any], page: int, size: int) -> list[Hit]:
+        """One page of the selection (no text) in title order, with the description's start."""
+        rows = self._db.execute(
+            "SELECT e.iri, e.title, e.period, e.start_year, e.end_year, "
+            f"substr(e.description, 1, 240) FROM entries AS e WHERE {where} "
+            "ORDER BY e.sort_title, e.id LIMIT ? OFFSET ?",
+            [*parameters, size, (page - 1) * size],
+        ).fetchall()
+        return [
+            Hit(
+                iri=iri,
+                title=title,
+                score=None,
+                marked_title=title,
+                marked_snippet=_opening(description),
+                period=period,
+                start_year=start,
+                end_year=end,
             )
-        else:
-            sql = (
-                "SELECT s.id, -s.rank, e.iri, e.title, e.period, e.start_year, e.end_year "
-                "FROM temp.selected AS s JOIN entries AS e ON e.id = s.id "
-                "ORDER BY s.rank, s.sort_title LIMIT ? OFFSET ?"
-            )
-        rows = self._db.execute(sql, (size, (page - 1) * size)).fetchall()
-        ids = [row[0] for row in rows]
+            for iri, title, period, start, end, description in rows
+        ]
+
+    def _ranked_page(
+        self, searcher: tantivy.Searcher, selected: tantivy.Query, page: int, size: int
+    ) -> tuple[int, list[Hit]]:
+        """The selection's total and one page of it, best first, with highlights."""
+        offset = (page - 1) * size
+        if offset >= searcher.num_docs:  # past the end: nothing to rank
+            return _count(searcher.search(selected, 1, count=True)), []
+        found = searcher.search(selected, size, count=True, offset=offset)
+        documents = [(score, searcher.doc(address)) for score, address in found.hits]
+        ids = [int(document["id"][0]) for _, document in documents]
         marks = ",".join("?" * len(ids))
-        description = _COLUMNS.index("description")
-        marked: dict[int, tuple[str, str]] = {}
-        if ids and match is not None:
-            for rowid, title, snippet in self._db.execute(
-                f"SELECT rowid, highlight(text, 0, '{_OPEN}', '{_CLOSE}'), "
-                f"snippet(text, {description}, '{_OPEN}', '{_CLOSE}', '…', 32) "
-                f"FROM text WHERE text MATCH ? AND rowid IN ({marks})",
-                [match, *ids],
-            ):
-                marked[rowid] = (title, snippet)
-        elif ids:
-            for rowid, title, snippet in self._db.execute(
-                f"SELECT rowid, title, substr(description, 1, 240) FROM text "
-                f"WHERE rowid IN ({marks})",
+        rows = {
+            row[0]: row[1:]
+            for row in self._db.execute(
+                f"SELECT id, iri, title, period, start_year, end_year FROM entries "
+                f"WHERE id IN ({marks})",
                 ids,
-            ):
-                snippet = _SPACE.sub(" ", snippet or "").strip()
-                if len(snippet) >= 230:
-                    snippet = snippet.rsplit(" ", 1)[0] + " …"
-                marked[rowid] = (title, snippet)
+            )
+        }
+        schema = self._text.schema
+        titles = tantivy.SnippetGenerator.create(searcher, selected, schema, "title")
+        titles.set_max_num_chars(100_000)
+        snippets = tantivy.SnippetGenerator.create(searcher, selected, schema, "description")
+        snippets.set_max_num_chars(_SNIPPET_CHARS)
         hits = []
-        for rowid, score, iri, title, period, start, end in rows:
-            marked_title, snippet = marked.get(rowid, (title, ""))
+        for (score, document), entry_id in zip(documents, ids, strict=True):
+            if entry_id not in rows:  # pragma: no cover - the two halves are written together
+                continue
+            iri, title, period, start, end = rows[entry_id]
             hits.append(
                 Hit(
                     iri=iri,
                     title=title,
-                    score=None if score is None else float(score),
-                    marked_title=marked_title or title,
-                    marked_snippet=_SPACE.sub(" ", snippet or "").strip(),
+                    score=float(score),
+                    marked_title=_highlighted(titles, document, "title", whole=True) or title,
+                    marked_snippet=_highlighted(snippets, document, "description", whole=False),
                     period=period,
                     start_year=start,
                     end_year=end,
                 )
             )
-        return hits
-
-    def _counted(self, source: str) -> list[tuple[Any, ...]]:
-        """The most frequent facet values of ``source`` (the selection, or every entry)."""
-        # A value appears once per entry (read_entries keys facets by value), so COUNT(*)
-        # counts distinct entries, as SPARQL's COUNT(DISTINCT ?entry) does. CROSS JOIN keeps
-        # SQLite from scanning every facet row: it starts from the selection.
-        grouped = (
-            "SELECT f.value_id AS id, COUNT(*) AS n FROM facets AS f GROUP BY f.value_id"
-            if source == "entries"
-            else "SELECT f.value_id AS id, COUNT(*) AS n "
-            "FROM temp.selected AS s CROSS JOIN facets AS f ON f.entry_id = s.id "
-            "GROUP BY f.value_id"
-        )
-        return self._db.execute(
-            f"WITH counted AS ({grouped}), "
-            "placed AS (SELECT v.facet, v.key, v.iri, v.label, c.n, ROW_NUMBER() OVER ("
-            "PARTITION BY v.facet ORDER BY c.n DESC, v.label COLLATE NOCASE) AS place "
-            "FROM counted AS c JOIN facet_values AS v ON v.id = c.id) "
-            "SELECT facet, key, iri, label, n FROM placed WHERE place <= ? ORDER BY facet, place",
-            (FACET_VALUES,),
-        ).fetchall()
+        return _count(found), hits
 
     def _facet_counts(
-        self, rows: list[tuple[Any, ...]], selection: Selection
+        self, counted: list[tuple[str, int, int]], selection: Selection
     ) -> dict[str, list[FacetValue]]:
         counts: dict[str, list[FacetValue]] = {name: [] for name in FACETS}
-        for facet, key, iri, label, count in rows:
+        ids = sorted({value_id for _, value_id, _ in counted})
+        values = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            for row in self._db.execute(
+                "SELECT id, key, iri, label FROM facet_values "
+                f"WHERE id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            ):
+                values[row[0]] = row[1:]
+        for facet, value_id, count in sorted(
+            counted, key=lambda c: (-c[2], values.get(c[1], ("", "", ""))[2].casefold())
+        ):
+            if value_id not in values or len(counts[facet]) >= FACET_VALUES:
+                continue
+            key, iri, label = values[value_id]
             chosen = selection.facets.get(facet, ())
             counts[facet].append(
-                FacetValue(facet, key, iri, label, int(count), key in chosen or iri in chosen)
+                FacetValue(facet, key, iri, label, count, key in chosen or iri in chosen)
             )
         return counts
 
-    def _years(self) -> tuple[int, int] | None:
-        row = self._db.execute(
-            "SELECT MIN(e.start_year), MAX(e.end_year) "
-            "FROM temp.selected AS s JOIN entries AS e ON e.id = s.id"
-        ).fetchone()
-        if row is None or row[0] is None or row[1] is None:
-            return None
-        return int(row[0]), int(row[1])
-
-    def _suggest(self, query: ParsedQuery) -> str | None:
+    def _suggest(self, searcher: tantivy.Searcher, query: ParsedQuery) -> str | None:
         """A query that finds something when this one found nothing: the words that match."""
         words = list(dict.fromkeys(query.words()))
         found = []
         for word in words:
-            expression = fts_expression(ParsedQuery(((Term((word,), prefix=True),),)), {})
-            row = self._db.execute(
-                "SELECT COUNT(*) FROM text WHERE text MATCH ?", (expression,)
-            ).fetchone()
-            if row[0]:
+            single = ParsedQuery(((Term((word,), prefix=True),),))
+            if _count(searcher.search(self._text.text_query(single, {}), 1, count=True)):
                 found.append(word)
         if not found or found == words:
             return None
         return " OR ".join(found)
+
+    def _ranked_iris(
+        self, searcher: tantivy.Searcher, selected: tantivy.Query, limit: int
+    ) -> list[tuple[str, float]]:
+        """The IRIs and scores of the best ``limit`` entries of ``selected``."""
+        limit = min(limit, max(1, searcher.num_docs))
+        found = searcher.search(selected, limit, count=False)
+        ids = [(int(searcher.doc(address)["id"][0]), score) for score, address in found.hits]
+        iris: dict[int, str] = {}
+        for start in range(0, len(ids), 500):
+            chunk = [entry_id for entry_id, _ in ids[start : start + 500]]
+            marks = ",".join("?" * len(chunk))
+            iris.update(
+                self._db.execute(f"SELECT id, iri FROM entries WHERE id IN ({marks})", chunk)
+            )
+        return [(iris[entry_id], float(score)) for entry_id, score in ids if entry_id in iris]
 
     def iris(
         self, text: str, selection: Selection | None = None, *, limit: int = 10_000
@@ -1062,27 +956,63 @@ class SearchIndex:
         """Return the IRIs of the entries matching, best first (at most ``limit``)."""
         query = parse_query(text)
         with self._lock:
-            where, parameters, match = self._selection_sql(query, selection or Selection())
-            self._select(where, parameters, match)
-            rows = self._db.execute(
-                "SELECT e.iri FROM temp.selected AS s JOIN entries AS e ON e.id = s.id "
-                "ORDER BY s.rank, s.sort_title LIMIT ?",
-                (limit,),
-            )
-            return [str(row[0]) for row in rows]
+            text_query = self._text_query(query)
+            filters, where, parameters = self._selection(selection or Selection())
+            if text_query is None:
+                rows = self._db.execute(
+                    f"SELECT e.iri FROM entries AS e WHERE {where} "
+                    "ORDER BY e.sort_title, e.id LIMIT ?",
+                    [*parameters, limit],
+                )
+                return [str(row[0]) for row in rows]
+            selected = combine(text_query, filters)
+            return [iri for iri, _ in self._ranked_iris(self._text.searcher(), selected, limit)]
 
     def scores(self, text: str) -> dict[str, float]:
         """Return the score of every entry matching ``text`` (higher is better)."""
         query = parse_query(text)
-        if query.empty:
-            return {}
         with self._lock:
-            where, parameters, match = self._selection_sql(query, Selection())
-            self._select(where, parameters, match)
-            rows = self._db.execute(
-                "SELECT e.iri, -s.rank FROM temp.selected AS s JOIN entries AS e ON e.id = s.id"
-            )
-            return {str(iri): float(score) for iri, score in rows}
+            text_query = self._text_query(query)
+            if text_query is None:
+                return {}
+            searcher = self._text.searcher()
+            return dict(self._ranked_iris(searcher, text_query, searcher.num_docs))
+
+
+_SNIPPET_CHARS = 200
+
+
+def _count(found: tantivy.SearchResult) -> int:
+    """How many documents matched (asked with ``count=True``)."""
+    return int(found.count)  # type: ignore[attr-defined]  # missing from tantivy's stub
+
+
+def _opening(description: str | None) -> str:
+    """The start of a description, cut at a word, as the snippet of a hit without text."""
+    snippet = _SPACE.sub(" ", description or "").strip()
+    if len(snippet) >= 230:
+        snippet = snippet.rsplit(" ", 1)[0] + " …"
+    return snippet
+
+
+def _highlighted(
+    generator: tantivy.SnippetGenerator, document: tantivy.Document, field: str, *, whole: bool
+) -> str:
+    """The field's text (``whole``) or its best fragment, with the matched words marked."""
+    text = (document.get_first(field) or "") if whole else ""
+    snippet = generator.snippet_from_doc(document)
+    fragment = snippet.fragment()
+    ranges = [(r.start, r.end) for r in snippet.highlighted()]
+    if whole:
+        base = snippet.fragment_range().start if fragment else 0
+        return marked(text, [(base + s, base + e) for s, e in ranges], _OPEN, _CLOSE)
+    if not fragment:  # no word of the query in this field: its opening
+        return _opening(document.get_first(field))
+    full = (document.get_first(field) or "").encode()
+    where = snippet.fragment_range()
+    before = "…" if where.start > 0 else ""
+    after = "…" if where.end < len(full) else ""
+    return _SPACE.sub(" ", before + marked(fragment, ranges, _OPEN, _CLOSE) + after).strip()
 
 
 class _Transaction:
@@ -1107,7 +1037,7 @@ def values_block(iris: Sequence[str], variable: str = "entry") -> str:
     """
     if not re.fullmatch(r"\w+", variable):
         raise SearchError(f"not a SPARQL variable name: {variable!r}")
-    listed = " ".join(f"<{iri}>" for iri in iris if _safe(iri))
+    listed = " ".join(f"<{iri}>" for iri in iris if safe_iri(iri))
     return f"VALUES ?{variable} {{ {listed} }}" if iris else f"VALUES ?{variable} {{ }}"
 
 
