@@ -72,7 +72,9 @@ def main() -> None:
         ).test_client()
         for query in queries[:5]:  # warm up
             client.get("/sparql", query_string={"query": query}, headers={"Accept": accept})
-        through, profiled, profile = [], [], cProfile.Profile()
+        through: list[float] = []
+        profiled: list[float] = []
+        profile = cProfile.Profile()
         for timings, profiler in ((through, None), (profiled, profile)):
             if profiler is not None:
                 profiler.enable()
