@@ -21,6 +21,7 @@ from cokg.store import ReadableStore, WritableStore, open_store
 
 from .cors import init_cors
 from .dataset import dataset
+from .dumps import dumps
 from .errors import register_error_handlers
 from .gsp import gsp
 from .health import health
@@ -57,6 +58,12 @@ DEFAULTS: dict[str, Any] = {
     "SEARCH_INDEX": None,
     # Seconds between checks that the store did not change behind the search index's back.
     "SEARCH_CHECK_SECONDS": 60,
+    # The folder of the dumps at /dumps/ (cokg serve: DATA_DIR/dumps); None: a temporary one.
+    "DUMPS_DIR": None,
+    # Seconds between checks that the store did not change behind the dumps' back.
+    "DUMPS_CHECK_SECONDS": 60,
+    # The folder of the releases at /releases/ (cokg serve: DATA_DIR/releases); None: none.
+    "RELEASES_DIR": None,
 }
 
 # Settings read as the raw text of their COKG_* variable (from_prefixed_env would turn a
@@ -116,6 +123,7 @@ def create_app(
     app.register_blueprint(search)
     app.register_blueprint(resources)
     app.register_blueprint(pages)
+    app.register_blueprint(dumps)
     app.register_blueprint(dataset)
     return app
 

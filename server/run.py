@@ -68,6 +68,8 @@ def serve(
             )
             settings = {"BASE_IRI": base_iri, "BACKEND": description, "QUERY_TIMEOUT": timeout}
             settings["SEARCH_INDEX"] = str((data_dir or default_data_dir()) / "search.sqlite3")
+            settings["DUMPS_DIR"] = str((data_dir or default_data_dir()) / "dumps")
+            settings["RELEASES_DIR"] = str((data_dir or default_data_dir()) / "releases")
             app = create_app(settings, store=backend)
             if engine is not None:
                 app.extensions["cokg"].engine_status = engine.status
