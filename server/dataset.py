@@ -15,16 +15,16 @@ search engines. The figures are counted once per store version (:class:`cokg.voi
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 from collections.abc import Sequence
 from typing import Any
 
 from flask import Blueprint, Response, current_app, render_template, request, url_for
-from pyoxigraph import Triple
+from pyoxigraph import Literal, NamedNode, Triple
 
-from cokg.describe import LICENSE, document_metadata
+from cokg.describe import LICENSE
 from cokg.formats import JSONLD, RDF_FORMATS, Format
+from cokg.namespaces import DCTERMS, FOAF, RDF, VOID
 from cokg.void import (
     DESCRIPTION,
     TITLE,
@@ -35,6 +35,8 @@ from cokg.void import (
     dataset_iri,
 )
 
+from .dumps import EXTENSION, ReleaseLink, current_dumps
+from .dumps import current_releases as dump_releases
 from .negotiation import HTML, choose, not_acceptable, offers
 from .resources import (
     XHTML,
@@ -70,24 +72,14 @@ def statistics() -> DatasetStatistics:
     return cache.get()
 
 
-def current_distributions() -> list[Distribution]:
-    """Return the dump files the server offers (:mod:`.dumps`), or none before it exists."""
-    try:
-        module = importlib.import_module(f"{__package__}.dumps")
-    except ModuleNotFoundError:
-        return []
-    current = getattr(module, "current_dumps", None)
-    return list(current()) if callable(current) else []
+def current_distributions() -> Sequence[Distribution]:
+    """Return the dump files the server offers (:mod:`.dumps`; built first if need be)."""
+    return current_dumps() if EXTENSION in current_app.extensions else []
 
 
-def current_releases() -> list[Any]:
-    """Return the releases the server offers (:mod:`.dumps`), newest first, or none."""
-    try:
-        module = importlib.import_module(f"{__package__}.dumps")
-    except ModuleNotFoundError:
-        return []
-    current = getattr(module, "current_releases", None)
-    return list(current()) if callable(current) else []
+def current_releases() -> list[ReleaseLink]:
+    """Return the releases the server offers, newest first."""
+    return dump_releases() if EXTENSION in current_app.extensions else []
 
 
 def _root() -> str:
@@ -106,9 +98,25 @@ def dataset_triples(dumps: Sequence[Distribution] | None = None) -> list[Triple]
         sparql_endpoint=_root() + "/sparql",
         download_base=_root() + "/dumps/",
     )
-    return triples + document_metadata(
-        iri, document=document_iri("dataset"), dataset=iri, title=TITLE
+    return triples + description_metadata(iri, document=document_iri("dataset"))
+
+
+def description_metadata(iri: str, *, document: str) -> list[Triple]:
+    """Return what the description document says about itself: a ``void:DatasetDescription``.
+
+    (Not a plain ``foaf:Document``: the knowledge base's shapes read those as related
+    publications.)
+    """
+    doc = NamedNode(document)
+    title = Literal(
+        f"Description of {TITLE.lower().removeprefix('the ')} (VoID and DCAT)", language="en"
     )
+    return [
+        Triple(doc, NamedNode(RDF + "type"), NamedNode(VOID + "DatasetDescription")),
+        Triple(doc, NamedNode(FOAF + "primaryTopic"), NamedNode(iri)),
+        Triple(doc, NamedNode(DCTERMS + "title"), title),
+        Triple(doc, NamedNode(DCTERMS + "license"), NamedNode(LICENSE)),
+    ]
 
 
 @dataset.get("/.well-known/void")
@@ -148,7 +156,7 @@ def dataset_page() -> Response:
     """The dataset page: licence, endpoint, dumps, statistics, charts, releases to cite."""
     state = cokg_state()
     stats = statistics()
-    dumps = current_distributions()
+    dumps = list(current_distributions())
     releases = current_releases()
     iri = dataset_iri(state.base_iri)
     root = _root()
