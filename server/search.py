@@ -10,7 +10,8 @@ entry, to paste into a query on any engine.
 
 The index (:class:`cokg.search.SearchIndex`) lives in ``SEARCH_INDEX`` (a file; None: in
 memory). It is built on the first search, updated in the same request as every write through
-the app (the ``on_write`` hook of :class:`.state.CokgState`), and rebuilt when the store's
+the app (the ``on_write`` hook of :class:`.state.CokgState`; a SPARQL Update by what it
+names, see :mod:`cokg.search_update`), and rebuilt when the store's
 fingerprint changed behind its back (checked at most every ``SEARCH_CHECK_SECONDS``).
 """
 
@@ -39,6 +40,7 @@ from cokg.search import (
     store_fingerprint,
     values_block,
 )
+from cokg.search_update import written_by
 
 from .negotiation import HTML, choose, not_acceptable
 from .state import WriteEvent, cokg_state
@@ -121,11 +123,21 @@ class SearchService:
         self._check()
 
     def on_write(self, event: WriteEvent) -> None:
-        """Update the index after a write through the app (same request)."""
+        """Update the index after a write through the app (same request).
+
+        A SPARQL Update is bounded by the graphs and subjects it writes
+        (:func:`cokg.search_update.written_by`); one that cannot be rebuilds the index.
+        """
         if not self._ready:
             return  # never built: the first search builds it from the store as it is then
         self._written = True
-        self.index.apply_write(self._state.store, event.graphs, refingerprint=False)
+        graphs: tuple[str | None, ...] | None = event.graphs
+        subjects: tuple[str, ...] = ()
+        if graphs is None and event.update is not None:
+            written = written_by(event.update)
+            if written is not None:
+                graphs, subjects = written.graphs, written.subjects
+        self.index.apply_write(self._state.store, graphs, subjects=subjects, refingerprint=False)
 
 
 @search.record_once

@@ -231,7 +231,7 @@ def run_update(operation: Operation) -> Response:
         store.update(text)
     except QueryError as error:
         raise shift_back(error, added) from error
-    state.notify_write(WriteEvent("update", None))
+    state.notify_write(WriteEvent("update", None, update=text))
     response = Response(status=204)
     del response.headers["Content-Type"]
     return response

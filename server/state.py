@@ -22,11 +22,13 @@ class WriteEvent:
     """What a successful write changed, for the ``on_write`` subscribers.
 
     ``graphs`` names the graphs written (``None`` in it: the default graph); ``graphs`` is
-    None when any graph may have changed (a SPARQL Update).
+    None when any graph may have changed (a SPARQL Update). ``update`` is the text of that
+    update as it ran, for a subscriber that can tell what it wrote.
     """
 
     operation: Literal["update", "replace", "add", "delete"]
     graphs: tuple[str | None, ...] | None
+    update: str | None = None
 
 
 @dataclass

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 
 from cokg.load import open_knowledge_base
 from cokg.server import create_app
-from tests.test_search import BAD_INPUTS, MINI_PUBLIC, NEW, NEW_GRAPH, PB, WELSH, entry_turtle
+from tests.test_search import BAD_INPUTS, KB, MINI_PUBLIC, NEW, NEW_GRAPH, PB, WELSH, entry_turtle
 
 TOKEN = "search-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -163,6 +163,51 @@ def test_an_entry_written_by_sparql_update_is_found_next_request(client: FlaskCl
     response = client.post("/sparql", data={"update": update}, headers=AUTH)
     assert response.status_code in (200, 204), response.get_data(as_text=True)
     assert hits(client, "q=quarkly") == [NEW]
+
+
+def index_builds(app: Flask) -> int:
+    from cokg.server.search import EXTENSION
+
+    return int(app.extensions[EXTENSION].index.builds)
+
+
+def update(client: FlaskClient, text: str) -> None:
+    response = client.post("/sparql", data={"update": text}, headers=AUTH)
+    assert response.status_code in (200, 204), response.get_data(as_text=True)
+
+
+def test_a_sparql_update_is_applied_without_a_rebuild(app: Flask, client: FlaskClient) -> None:
+    assert hits(client, "q=quarkly") == []  # builds the index
+    assert index_builds(app) == 1
+    update(
+        client,
+        f"INSERT DATA {{ GRAPH <{NEW_GRAPH}> {{ <{NEW}> a schema:ResearchProject ; "
+        'dcterms:title "Quarkly"@en ; dcterms:subject <https://w3id.org/coprod/id/concept/'
+        f"keywords/participatory-budgeting> }} }}",
+    )
+    assert hits(client, "q=quarkly") == [NEW]
+    assert NEW in hits(client, "keyword=participatory-budgeting")
+    # the default graph: the subject bounds the change; the entry that links to it follows
+    person = "https://w3id.org/coprod/id/person/oliver-escobar"
+    update(client, f'INSERT DATA {{ <{person}> foaf:name "Zorblax" }}')
+    assert MINI_PUBLIC in hits(client, "q=zorblax")
+    update(client, f"WITH <{NEW_GRAPH}> DELETE {{ ?s ?p ?o }} WHERE {{ ?s ?p ?o }}")
+    assert hits(client, "q=quarkly") == []
+    update(client, f"DROP GRAPH <{KB}graph/entries/mainstreaming-participatory-budgeting>")
+    assert PB not in hits(client, "q=budgeting")
+    assert index_builds(app) == 1
+
+
+def test_a_sparql_update_that_cannot_be_bounded_rebuilds(app: Flask, client: FlaskClient) -> None:
+    assert hits(client, "q=quarkly") == []
+    update(
+        client,
+        f"INSERT {{ GRAPH ?g {{ <{NEW}> a schema:ResearchProject ; "
+        'dcterms:title "Quarkly"@en } } '
+        f"WHERE {{ VALUES ?g {{ <{NEW_GRAPH}> }} }}",
+    )
+    assert hits(client, "q=quarkly") == [NEW]
+    assert index_builds(app) == 2
 
 
 def test_a_store_changed_behind_the_apps_back_is_reindexed_by_the_check(
