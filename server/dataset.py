@@ -114,6 +114,7 @@ def description_metadata(iri: str, *, document: str) -> list[Triple]:
     return [
         Triple(doc, NamedNode(RDF + "type"), NamedNode(VOID + "DatasetDescription")),
         Triple(doc, NamedNode(FOAF + "primaryTopic"), NamedNode(iri)),
+        Triple(doc, NamedNode(VOID + "inDataset"), NamedNode(iri)),  # as every data document
         Triple(doc, NamedNode(DCTERMS + "title"), title),
         Triple(doc, NamedNode(DCTERMS + "license"), NamedNode(LICENSE)),
     ]
