@@ -29,6 +29,7 @@ for, rebuilt when the store changed, and kept across restarts by a manifest.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gzip
 import hashlib
 import heapq
@@ -39,12 +40,13 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, cast
 
-from pyoxigraph import BlankNode, Literal, NamedNode, Triple, parse, serialize
+from pyoxigraph import BlankNode, DefaultGraph, Literal, NamedNode, Triple, parse, serialize
 
 from cokg import __version__
 from cokg.describe import CONTEXT, prefixes_for
@@ -147,24 +149,26 @@ def dump_names() -> list[str]:
 class _Sink:
     """A binary file written under a temporary name, hashed and measured as it is written.
 
-    :meth:`commit` renames it into place; leaving the ``with`` block without a commit
-    removes it.
+    :meth:`commit` renames it into place and returns what was written; leaving the ``with``
+    block without a commit removes it.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, count_lines: bool = False) -> None:
         self.path = path
-        self.partial = path.with_name(f".{path.name}.part-{os.getpid()}")
+        self.partial = path.with_name(f".{path.name}.part-{os.getpid()}-{threading.get_ident()}")
         self.digest = hashlib.sha256()
         self.size = 0
         self.newlines = 0
-        self._file: IO[bytes] = self.partial.open("wb")
+        self._count_lines = count_lines
+        self._file: IO[bytes] = self.partial.open("wb", buffering=_BUFFER)
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
-        chunk = bytes(data)
+        chunk = data if isinstance(data, bytes) else bytes(data)
         self._file.write(chunk)
         self.digest.update(chunk)
         self.size += len(chunk)
-        self.newlines += chunk.count(b"\n")
+        if self._count_lines:
+            self.newlines += chunk.count(b"\n")
         return len(chunk)
 
     def flush(self) -> None:
@@ -175,12 +179,13 @@ class _Sink:
         """This sink, typed as the binary stream the serialisers take."""
         return cast(IO[bytes], self)
 
-    def commit(self) -> None:
-        """Flush to disk and rename the file into place (atomically)."""
+    def commit(self, statements: int) -> Written:
+        """Flush to disk, rename the file into place (atomically) and say what it holds."""
         self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()
         os.replace(self.partial, self.path)
+        return Written(self.size, self.digest.hexdigest(), statements)
 
     def __enter__(self) -> _Sink:
         return self
@@ -193,96 +198,39 @@ class _Sink:
 
 
 @dataclass(frozen=True)
-class _Written:
-    name: str
-    title: str
-    fmt: Format
-    size: int
+class Written:
+    """What one writer wrote: the file's size, its SHA-256 and the statements in it."""
+
+    byte_size: int
     sha256: str
     statements: int
 
 
-def _finish(sink: _Sink, name: str, title: str, fmt: Format, statements: int) -> _Written:
-    sink.commit()
-    return _Written(name, title, fmt, sink.size, sink.digest.hexdigest(), statements)
-
-
-def write_nquads(store: ReadableStore, path: Path) -> int:
-    """Write every quad of ``store`` to ``path`` in N-Quads; return the number of quads.
+def write_nquads(store: ReadableStore, path: Path) -> Written:
+    """Write every quad of ``store`` to ``path`` in N-Quads (one quad a line).
 
     Streams from the store (:meth:`~cokg.store.ReadableStore.dump`).
     """
-    with _Sink(path) as sink:
+    with _Sink(path, count_lines=True) as sink:
         store.dump(sink.stream, NQUADS)
-        count = sink.newlines
-        sink.commit()
-    return count
+        return sink.commit(sink.newlines)
+
+
+class _Counter:
+    """Pass items through, counting them."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, items: Iterable[Any]) -> Iterator[Any]:
+        for item in items:
+            self.count += 1
+            yield item
 
 
 def _read_quads(path: Path) -> Iterator[Any]:
     with path.open("rb") as handle:
         yield from parse(handle, NQUADS.oxigraph)
-
-
-def write_sorted_union(nquads: Path, path: Path, *, graph_prefix: str | None = None) -> int:
-    """Write the union of the graphs of the N-Quads file ``nquads`` to ``path`` in N-Triples.
-
-    Each triple once, lines sorted (so a subject's triples are together); only the graphs
-    whose IRI starts with ``graph_prefix`` when it is given. Memory stays bounded: chunks of
-    :data:`SORT_CHUNK_LINES` lines are sorted and merged from temporary files. Returns the
-    number of triples.
-    """
-    with tempfile.TemporaryDirectory(prefix=".sort-", dir=path.parent) as scratch:
-        runs: list[Path] = []
-        chunk: list[str] = []
-
-        def spill() -> None:
-            run = Path(scratch) / f"run-{len(runs)}"
-            with run.open("w", encoding="utf-8", newline="\n") as handle:
-                handle.writelines(sorted(set(chunk)))
-            runs.append(run)
-            chunk.clear()
-
-        for quad in _read_quads(nquads):
-            if graph_prefix is not None:
-                graph = quad.graph_name
-                if not (isinstance(graph, NamedNode) and graph.value.startswith(graph_prefix)):
-                    continue
-            chunk.append(f"{quad.triple} .\n")
-            if len(chunk) >= SORT_CHUNK_LINES:
-                spill()
-        with _Sink(path) as sink:
-            if not runs:
-                count = _write_unique(sorted(set(chunk)), sink)
-            else:
-                if chunk:
-                    spill()
-                with contextlib.ExitStack() as stack:
-                    files = [
-                        stack.enter_context(run.open(encoding="utf-8", newline="\n"))
-                        for run in runs
-                    ]
-                    count = _write_unique(heapq.merge(*files), sink)
-            sink.commit()
-    return count
-
-
-def _write_unique(lines: Iterable[str], sink: _Sink) -> int:
-    """Write sorted ``lines`` to ``sink``, each distinct line once; return how many."""
-    count = 0
-    previous = None
-    batch: list[str] = []
-    for line in lines:
-        if line == previous:
-            continue
-        previous = line
-        batch.append(line)
-        if len(batch) >= 8192:
-            sink.write("".join(batch).encode("utf-8"))
-            count += len(batch)
-            batch.clear()
-    sink.write("".join(batch).encode("utf-8"))
-    return count + len(batch)
 
 
 def _read_triples(path: Path) -> Iterator[Triple]:
@@ -291,39 +239,131 @@ def _read_triples(path: Path) -> Iterator[Triple]:
             yield quad.triple
 
 
-def write_turtle(ntriples: Path, path: Path, *, base_iri: str) -> None:
+def split_quad(line: bytes) -> tuple[bytes, bytes]:
+    """Split an N-Quads line into its triple (an N-Triples line) and its graph term.
+
+    The graph term is ``b""`` for the default graph. Lines are read as Oxigraph writes them
+    (terms separated by one space); anything else goes through the N-Quads parser.
+
+    >>> split_quad(b'<http://s> <http://p> "a b"@en <http://g> .\\n')
+    (b'<http://s> <http://p> "a b"@en .\\n', b'<http://g>')
+    >>> split_quad(b'_:b <http://p> <http://o> .\\n')
+    (b'_:b <http://p> <http://o> .\\n', b'')
+    """
+    if line.endswith(b" .\n") and not line.startswith(b"<<"):
+        body = line[:-3]
+        predicate = body.find(b" ") + 1
+        rest = body.find(b" ", predicate) + 1
+        if predicate and rest:
+            first = body[rest : rest + 1]
+            if first == b'"':  # the literal ends at the last quote: nothing after it has one
+                space = body.find(b" ", body.rfind(b'"'))
+            elif first in (b"<", b"_") and not body.startswith(b"<<", rest):
+                space = body.find(b" ", rest)
+            else:
+                space = -2
+            if space == -1:
+                return line, b""
+            if space > 0:
+                return body[:space] + b" .\n", body[space + 1 :]
+    quad = next(iter(parse(line, NQUADS.oxigraph)))
+    graph = b"" if isinstance(quad.graph_name, DefaultGraph) else str(quad.graph_name).encode()
+    return f"{quad.triple} .\n".encode(), graph
+
+
+def write_sorted_union(nquads: Path, path: Path) -> Written:
+    """Write the union of the graphs of the N-Quads file ``nquads`` to ``path`` in N-Triples.
+
+    Each triple once, lines sorted (so a subject's triples are together). Memory stays
+    bounded: chunks of :data:`SORT_CHUNK_LINES` lines are sorted and merged from temporary
+    files. An N-Triples file is read as N-Quads in the default graph.
+    """
+    with tempfile.TemporaryDirectory(prefix=".sort-", dir=path.parent) as scratch:
+        runs: list[Path] = []
+        chunk: set[bytes] = set()
+
+        def spill() -> None:
+            run = Path(scratch) / f"run-{len(runs)}"
+            with run.open("wb", buffering=_BUFFER) as handle:
+                handle.writelines(sorted(chunk))
+            runs.append(run)
+            chunk.clear()
+
+        limit = SORT_CHUNK_LINES
+        with nquads.open("rb", buffering=_BUFFER) as lines:
+            for line in lines:
+                chunk.add(split_quad(line)[0])
+                if len(chunk) >= limit:
+                    spill()
+        with _Sink(path) as sink:
+            if not runs:
+                count = _write_unique(sorted(chunk), sink)
+            else:
+                if chunk:
+                    spill()
+                with contextlib.ExitStack() as stack:
+                    files = [stack.enter_context(run.open("rb", buffering=1 << 16)) for run in runs]
+                    count = _write_unique(heapq.merge(*files), sink)
+            return sink.commit(count)
+
+
+def _write_unique(lines: Iterable[bytes], sink: _Sink) -> int:
+    """Write sorted ``lines`` to ``sink``, each distinct line once; return how many."""
+    count = 0
+    previous = None
+    batch: list[bytes] = []
+    for line in lines:
+        if line != previous:
+            previous = line
+            batch.append(line)
+            if len(batch) >= 8192:
+                sink.write(b"".join(batch))
+                count += len(batch)
+                batch.clear()
+    sink.write(b"".join(batch))
+    return count + len(batch)
+
+
+def write_turtle(ntriples: Path, path: Path, *, base_iri: str) -> Written:
     """Write the N-Triples file ``ntriples`` to ``path`` in Turtle, with the common prefixes."""
+    counter = _Counter()
     with _Sink(path) as sink:
-        serialize(
-            _read_triples(ntriples), sink.stream, TURTLE.oxigraph, prefixes=prefixes_for(base_iri)
-        )
-        sink.commit()
+        triples = counter(_read_triples(ntriples))
+        serialize(triples, sink.stream, TURTLE.oxigraph, prefixes=prefixes_for(base_iri))
+        return sink.commit(counter.count)
 
 
-def write_trig(nquads: Path, path: Path, *, base_iri: str) -> None:
+def write_trig(nquads: Path, path: Path, *, base_iri: str) -> Written:
     """Write the N-Quads file ``nquads`` to ``path`` in TriG, with the common prefixes."""
+    counter = _Counter()
     with _Sink(path) as sink:
-        serialize(_read_quads(nquads), sink.stream, TRIG.oxigraph, prefixes=prefixes_for(base_iri))
-        sink.commit()
+        quads = counter(_read_quads(nquads))
+        serialize(quads, sink.stream, TRIG.oxigraph, prefixes=prefixes_for(base_iri))
+        return sink.commit(counter.count)
 
 
-def write_jsonld(ntriples: Path, path: Path) -> None:
+def write_jsonld(ntriples: Path, path: Path) -> Written:
     """Write the sorted N-Triples file ``ntriples`` to ``path`` as compacted JSON-LD.
 
     The document is ``{"@context": …, "@graph": [node, …]}`` with the project's context
     inline; node objects are written one subject at a time (the input is sorted, so a
     subject's triples come together), so memory holds one node at a time.
     """
+    counter = _Counter()
+    encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     with _Sink(path) as sink:
         context = json.dumps(CONTEXT["@context"], ensure_ascii=False, indent=2)
         sink.write(b'{\n"@context": ' + context.encode("utf-8") + b',\n"@graph": [')
-        first = True
-        for node in jsonld_nodes(_read_triples(ntriples)):
-            text = json.dumps(node, ensure_ascii=False, separators=(",", ":"))
-            sink.write((("\n" if first else ",\n") + text).encode("utf-8"))
-            first = False
-        sink.write(b"\n]\n}\n")
-        sink.commit()
+        separator = "\n"
+        batch: list[str] = []
+        for node in jsonld_nodes(counter(_read_triples(ntriples))):
+            batch.append(separator + encode(node))
+            separator = ",\n"
+            if len(batch) >= 1024:
+                sink.write("".join(batch).encode("utf-8"))
+                batch.clear()
+        sink.write("".join(batch).encode("utf-8") + b"\n]\n}\n")
+        return sink.commit(counter.count)
 
 
 def jsonld_nodes(triples: Iterable[Triple]) -> Iterator[dict[str, Any]]:
@@ -390,6 +430,7 @@ _LITERAL_TERMS = {
 _BY_LENGTH = sorted(PREFIXES.items(), key=lambda item: -len(item[1]))
 
 
+@functools.lru_cache(maxsize=4096)
 def _compact(iri: str) -> str:
     """Return ``iri`` as a prefixed name of the context where it is one, else the IRI."""
     for name, namespace in _BY_LENGTH:
@@ -416,8 +457,8 @@ def _literal(literal: Literal) -> Any:
     return {"@value": literal.value, "@type": _compact(literal.datatype.value)}
 
 
-def gzip_file(source: Path, path: Path) -> tuple[int, str]:
-    """Write ``source`` gzip-compressed to ``path``; return its size and SHA-256.
+def gzip_file(source: Path, path: Path, *, statements: int = 0) -> Written:
+    """Write ``source`` gzip-compressed to ``path``.
 
     No time stamp and no file name go into the header, so the bytes depend only on the
     content.
@@ -430,8 +471,15 @@ def gzip_file(source: Path, path: Path) -> tuple[int, str]:
             ) as packed,
         ):
             shutil.copyfileobj(plain, packed, _BUFFER)
-        sink.commit()
-    return sink.size, sink.digest.hexdigest()
+        return sink.commit(statements)
+
+
+@dataclass(frozen=True)
+class _Step:
+    name: str
+    title: str
+    fmt: Format
+    write: Callable[[], Written]
 
 
 def write_dumps(
@@ -445,97 +493,93 @@ def write_dumps(
     """Write every dump of ``store`` into ``directory`` and a manifest beside them.
 
     Returns the files in listing order (:func:`dump_names`). ``modified`` (default: now) is
-    recorded for every file. ``progress`` shows a tqdm bar (for a terminal). Raises
-    :class:`~cokg.errors.StoreUnavailable` when the store cannot be read (files already
-    written stay; none is left half-written).
+    recorded for every file. ``progress`` shows a tqdm bar (for a terminal). The gzip copies
+    are compressed in a second thread while the next file is written (zlib works outside the
+    GIL). Raises :class:`~cokg.errors.StoreUnavailable` when the store cannot be read (files
+    already written stay; none is left half-written).
     """
     directory.mkdir(parents=True, exist_ok=True)
     when = (modified or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
-    steps = _steps(store, directory, base_iri=base_iri)
-    written: list[_Written] = []
-    bar = _bar(len(steps), progress)
-    try:
-        for label, step in steps:
-            bar.set_description(label)
-            written.append(step())
-            bar.update(1)
-    finally:
-        bar.close()
     files: dict[str, DumpFile] = {}
-    for item in written:
-        for name, compressed in ((item.name, False), (item.name + ".gz", True)):
-            if compressed:
-                size, digest = gzip_file(directory / item.name, directory / name)
-            else:
-                size, digest = item.size, item.sha256
-            title = f"{item.title}, {item.fmt.label}" + (", gzip" if compressed else "")
-            files[name] = DumpFile(
-                name, title, item.fmt.media_type, compressed, size, digest, item.statements, when
-            )
+    bar = _bar(len(_PARTS) + len(_WHOLE_FORMATS), progress)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cokg-gzip") as packer:
+        packing: list[tuple[_Step, Future[Written]]] = []
+        try:
+            for step in _steps(store, directory, base_iri=base_iri):
+                bar.set_description(step.fmt.label if step.name.startswith(WHOLE) else step.name)
+                done = step.write()
+                files[step.name] = _file(step, step.name, done, when, compressed=False)
+                plain, packed = directory / step.name, directory / f"{step.name}.gz"
+                future = packer.submit(gzip_file, plain, packed, statements=done.statements)
+                packing.append((step, future))
+                bar.update(1)
+            for step, future in packing:
+                name = f"{step.name}.gz"
+                files[name] = _file(step, name, future.result(), when, compressed=True)
+        finally:
+            bar.close()
+            for _, future in packing:
+                future.cancel()
     ordered = [files[name] for name in dump_names()]
     write_manifest(directory, ordered)
     return ordered
 
 
-def _steps(
-    store: ReadableStore, directory: Path, *, base_iri: str
-) -> list[tuple[str, Callable[[], _Written]]]:
-    whole = "Whole knowledge graph"
+def _file(step: _Step, name: str, done: Written, when: datetime, *, compressed: bool) -> DumpFile:
+    title = f"{step.title}, {step.fmt.label}" + (", gzip" if compressed else "")
+    return DumpFile(
+        name,
+        title,
+        step.fmt.media_type,
+        compressed,
+        done.byte_size,
+        done.sha256,
+        done.statements,
+        when,
+    )
+
+
+def _steps(store: ReadableStore, directory: Path, *, base_iri: str) -> list[_Step]:
+    """Return the writers in the order they must run (later ones read earlier files)."""
+    graphs, union = "Whole knowledge graph (named graphs kept)", "Whole knowledge graph"
+    union += " (union of the graphs)"
     nq, nt = directory / f"{WHOLE}.nq", directory / f"{WHOLE}.nt"
-    counts: dict[str, int] = {}
 
-    def nquads() -> _Written:
-        counts["quads"] = write_nquads(store, nq)
-        return _described(nq, f"{whole} (named graphs kept)", NQUADS, counts["quads"])
-
-    def trig() -> _Written:
-        write_trig(nq, directory / f"{WHOLE}.trig", base_iri=base_iri)
-        title = f"{whole} (named graphs kept)"
-        return _described(directory / f"{WHOLE}.trig", title, TRIG, counts["quads"])
-
-    def ntriples() -> _Written:
-        counts["triples"] = write_sorted_union(nq, nt)
-        return _described(nt, f"{whole} (union of the graphs)", NTRIPLES, counts["triples"])
-
-    def turtle() -> _Written:
-        write_turtle(nt, directory / f"{WHOLE}.ttl", base_iri=base_iri)
-        title = f"{whole} (union of the graphs)"
-        return _described(directory / f"{WHOLE}.ttl", title, TURTLE, counts["triples"])
-
-    def jsonld() -> _Written:
-        write_jsonld(nt, directory / f"{WHOLE}.jsonld")
-        title = f"{whole} (union of the graphs)"
-        return _described(directory / f"{WHOLE}.jsonld", title, JSONLD, counts["triples"])
-
-    def part(name: str) -> Callable[[], _Written]:
-        title, graphs = _PARTS[name]
-
-        def step() -> _Written:
+    def part(name: str) -> Callable[[], Written]:
+        def write() -> Written:
+            prefix = base_iri + _PARTS[name][1]
+            graphs = [g for g in store.graphs() if g.startswith(prefix)]
             with tempfile.TemporaryDirectory(prefix=".part-", dir=directory) as scratch:
-                sorted_nt = Path(scratch) / f"{name}.nt"
-                count = write_sorted_union(nq, sorted_nt, graph_prefix=base_iri + graphs)
-                write_turtle(sorted_nt, directory / f"{name}.ttl", base_iri=base_iri)
-            return _described(directory / f"{name}.ttl", title, TURTLE, count)
+                read, union = Path(scratch) / "graphs.nt", Path(scratch) / "union.nt"
+                with read.open("wb") as handle:
+                    for graph in graphs:
+                        store.dump(handle, NTRIPLES, graph=graph)
+                write_sorted_union(read, union)
+                return write_turtle(union, directory / f"{name}.ttl", base_iri=base_iri)
 
-        return step
+        return write
+
+    def whole(fmt: Format) -> str:
+        return f"{WHOLE}.{fmt.extension}"
 
     return [
-        ("N-Quads", nquads),
-        ("TriG", trig),
-        ("N-Triples", ntriples),
-        ("Turtle", turtle),
-        ("JSON-LD", jsonld),
-        *((name, part(name)) for name in _PARTS),
+        _Step(whole(NQUADS), graphs, NQUADS, lambda: write_nquads(store, nq)),
+        _Step(
+            whole(TRIG),
+            graphs,
+            TRIG,
+            lambda: write_trig(nq, directory / whole(TRIG), base_iri=base_iri),
+        ),
+        _Step(whole(NTRIPLES), union, NTRIPLES, lambda: write_sorted_union(nq, nt)),
+        _Step(
+            whole(TURTLE),
+            union,
+            TURTLE,
+            lambda: write_turtle(nt, directory / whole(TURTLE), base_iri=base_iri),
+        ),
+        _Step(whole(JSONLD), union, JSONLD, lambda: write_jsonld(nt, directory / whole(JSONLD))),
+        *(_Step(f"{n}.ttl", _PARTS[n][0], TURTLE, part(n)) for n in _PARTS),
     ]
-
-
-def _described(path: Path, title: str, fmt: Format, statements: int) -> _Written:
-    """Return what was written to ``path`` (size and SHA-256 read back from the disk)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(_BUFFER), b""):
-            digest.update(block)
-    return _Written(path.name, title, fmt, path.stat().st_size, digest.hexdigest(), statements)
 
 
 class _NoBar:
@@ -557,7 +601,7 @@ def write_manifest(directory: Path, files: list[DumpFile], **extra: Any) -> None
     document = {"generator": f"cokg {__version__}", **extra, "files": [f.to_json() for f in files]}
     with _Sink(directory / MANIFEST) as sink:
         sink.write(json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8") + b"\n")
-        sink.commit()
+        sink.commit(0)
 
 
 def read_manifest(directory: Path) -> tuple[dict[str, Any], list[DumpFile]]:
@@ -679,7 +723,7 @@ class DumpCache:
         with _Sink(self.directory / _CURRENT) as sink:
             record = {"version": version, "folder": folder.name}
             sink.write(json.dumps(record).encode("utf-8") + b"\n")
-            sink.commit()
+            sink.commit(0)
         self._version, self._folder, self._files = version, folder, files
         for child in self.directory.iterdir():
             if child.is_dir() and child != folder and child.name.startswith("v-"):
