@@ -21,6 +21,7 @@ from cokg.store import ReadableStore, WritableStore, open_store
 
 from .cors import init_cors
 from .dataset import dataset
+from .discovery import discovery
 from .dumps import dumps
 from .errors import register_error_handlers
 from .gsp import gsp
@@ -125,6 +126,7 @@ def create_app(
     app.register_blueprint(pages)
     app.register_blueprint(dumps)
     app.register_blueprint(dataset)
+    app.register_blueprint(discovery)
     return app
 
 

@@ -174,7 +174,6 @@ def dataset_page() -> Response:
         "dumps": [_dump_row(d) for d in dumps],
         "releases": releases,
         "formats": [(fmt.label, data_url("dataset", fmt), fmt.media_type) for fmt in RDF_FORMATS],
-        "describedby": data_url("dataset"),
         "year_chart": bar_chart([(c.iri, c.count) for c in stats.entries_per_year]),
         "keyword_chart": bar_chart(
             [(c.label or c.iri.rsplit("/", 1)[-1], c.count) for c in stats.top_keywords]
