@@ -50,6 +50,7 @@ from .resources import (
     as_uri,
     conditional,
     known,
+    last_change,
     page_url,
     path_of,
     resource_path,
@@ -244,6 +245,7 @@ def _resource_page(resource: Resource) -> Response:
     state = cokg_state()
     iri = resource.iri
     path = resource.path
+    changed = last_change()
     triples = describe(state.store, iri)
     if not triples and not (path is not None and known(resource)):
         raise NotFound(f"nothing is known about <{iri}>")
@@ -292,7 +294,8 @@ def _resource_page(resource: Resource) -> Response:
     body = render_template("resource.html", paragraphs=paragraphs, **context)
     response = _html(body)
     response.headers["Link"] = resource.link_header()
-    return conditional(response, hashlib.sha256(body.encode("utf-8")).hexdigest()[:40])
+    tag = hashlib.sha256(body.encode("utf-8")).hexdigest()[:40]
+    return conditional(response, tag, changed=changed)
 
 
 def _first_literal(triples: Sequence[Triple], props: Sequence[str]) -> str | None:

@@ -19,16 +19,21 @@ the base. IRIs with characters a URL must escape (``%23``, ``%3F``, spaces, non-
 the path Flask decodes is escaped again where an IRI cannot hold the character.
 
 Every answer carries typed ``Link: rel="alternate"`` headers, ``rel="license"`` and
-``rel="describedby"``; data and pages a strong ``ETag`` and ``Last-Modified`` (the time of the
-last write to the store) and 304 on a conditional request.
+``rel="describedby"``; data and pages a strong ``ETag`` and ``Last-Modified`` (when the store
+was last written, as every process serving it sees it: :func:`last_change`) and 304 on a
+conditional request.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import time
+import weakref
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, request, url_for
@@ -51,7 +56,7 @@ from cokg.describe import (
 from cokg.errors import NotFound
 from cokg.formats import JSONLD, RDF_FORMATS, TURTLE, Format
 from cokg.namespaces import COP, COP_ONTOLOGY
-from cokg.store import ReadableStore
+from cokg.store import OxigraphStore, ReadableStore
 
 from .negotiation import HTML, choose, format_parameter, not_acceptable, offers
 from .state import WriteEvent, cokg_state
@@ -60,7 +65,16 @@ resources = Blueprint("resources", __name__)
 
 XHTML = "application/xhtml+xml"
 CACHE_CONTROL = "public, max-age=300"
-_CHANGED = "cokg.resources.changed"
+SETTLE = 1.0
+"""Seconds the store must have been still before a page or data carries ``Last-Modified``."""
+_MEMORY_WRITES: weakref.WeakKeyDictionary[object, float] = weakref.WeakKeyDictionary()
+
+
+class _Unset:
+    pass
+
+
+_UNSET = _Unset()
 _STARTED = datetime.now(UTC).replace(microsecond=0)
 # Characters an IRI cannot hold: Flask hands them over decoded, they are escaped again.
 _NOT_IN_IRI = {c: f"%{ord(c):02X}" for c in '%#? "<>\\^`{|}\x7f'} | {
@@ -70,20 +84,68 @@ _NOT_IN_IRI = {c: f"%{ord(c):02X}" for c in '%#? "<>\\^`{|}\x7f'} | {
 
 @resources.record_once
 def _track_changes(setup: BlueprintSetupState) -> None:
-    """Remember when the store last changed: that is every resource's ``Last-Modified``."""
-    app = setup.app
-    app.extensions[_CHANGED] = _now()
+    """Keep the write time of an in-memory store, which every app holding it reads.
+
+    An on-disk store needs nothing: its files say when it was written (:func:`last_change`).
+    """
+    state = setup.app.extensions.get("cokg")
+    if state is None:
+        return
+    store = state.store
+    try:
+        # The store was filled before any app held it, and no client saw it before that.
+        _MEMORY_WRITES.setdefault(store, time.time() - SETTLE)
+    except TypeError:  # a store that cannot be weakly referenced: no Last-Modified
+        return
 
     def changed(_event: WriteEvent) -> None:
-        app.extensions[_CHANGED] = _now()
+        _MEMORY_WRITES[store] = time.time()
 
-    state = app.extensions.get("cokg")
-    if state is not None:
-        state.on_write.append(changed)
+    state.on_write.insert(0, changed)  # first: before slower subscribers (the search index)
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
+def last_change() -> datetime | None:
+    """Return when the store was last written, as every process serving it sees it, or None.
+
+    - an on-disk store (the embedded :class:`~cokg.store.OxigraphStore` at a path, or the
+      folder of the ``oxigraph serve`` child that ``cokg serve`` supervises, the app setting
+      ``STORE_LOCATION``): the newest modification time of its files. RocksDB appends every
+      committed write to its log file (and a bulk load adds table files) before the write is
+      visible, so this covers every writer — this server, other processes, ``cokg load``
+      before a restart — with no bookkeeping in the knowledge base;
+    - an in-memory store: the last write through any app that holds it (one process only);
+    - a SPARQL endpoint that other processes may write: None — nothing every process sees
+      tells when it changed, so data and pages carry no ``Last-Modified`` and a conditional
+      request is answered by ``ETag`` alone.
+
+    Read it *before* reading the data: a write that lands in between then makes the date
+    older than the data, never newer.
+    """
+    store = cokg_state().store
+    location = current_app.config.get("STORE_LOCATION")
+    if location is None and isinstance(store, OxigraphStore):
+        location = store.path
+        if location is None:
+            written = _MEMORY_WRITES.get(store)
+            return None if written is None else datetime.fromtimestamp(written, UTC)
+    if location is None:
+        return None
+    return _newest_file(Path(location))
+
+
+def _newest_file(folder: Path) -> datetime | None:
+    """Return the newest modification time of ``folder`` and its files (RocksDB's info log
+    ``LOG*``, rewritten without any write, does not count)."""
+    try:
+        newest = folder.stat().st_mtime
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.name.startswith(("LOG", "LOCK")) or not entry.is_file():
+                    continue
+                newest = max(newest, entry.stat().st_mtime)
+    except OSError:
+        return None
+    return datetime.fromtimestamp(newest, UTC)
 
 
 # -- the URL space ---------------------------------------------------------------------------
@@ -378,6 +440,7 @@ def _format_for(fixed: Format | None) -> tuple[Format, bool]:
 
 def _data(resource: Resource, chosen: tuple[Format, bool], rest: str | None) -> Response:
     fmt, negotiated = chosen
+    changed = last_change()
     triples = description(resource)
     if triples is None:
         last = (rest or "").rsplit("/", 1)[-1]
@@ -393,13 +456,25 @@ def _data(resource: Resource, chosen: tuple[Format, bool], rest: str | None) -> 
         response.headers["Vary"] = "Accept"
     response.headers["Link"] = resource.link_header()
     tag = hashlib.sha256(f"{fingerprint(triples)} {fmt.name} {_context_url()}".encode()).hexdigest()
-    return conditional(response, tag[:40])
+    return conditional(response, tag[:40], changed=changed)
 
 
-def conditional(response: Response, tag: str) -> Response:
-    """Add the strong ``ETag``, ``Last-Modified`` and caching headers; answer 304 when fresh."""
+def conditional(
+    response: Response, tag: str, *, changed: datetime | _Unset | None = _UNSET
+) -> Response:
+    """Add the strong ``ETag``, ``Last-Modified`` and caching headers; answer 304 when fresh.
+
+    ``changed`` is :func:`last_change` as read before the data (read now when not given).
+    ``Last-Modified`` is sent only once the store has been still for :data:`SETTLE`: a client
+    holding a date then saw every write up to it, and any later write has a later second, so
+    ``If-Modified-Since`` never answers 304 for a description that changed since — from any
+    process. ``If-None-Match``, when sent, decides alone (RFC 9110 §13.1.3).
+    """
+    if isinstance(changed, _Unset):
+        changed = last_change()
     response.set_etag(tag)
-    response.last_modified = current_app.extensions.get(_CHANGED) or _now()
+    if changed is not None and datetime.now(UTC) - changed >= timedelta(seconds=SETTLE):
+        response.last_modified = changed.replace(microsecond=0)
     response.headers["Cache-Control"] = CACHE_CONTROL
     response.make_conditional(request)
     return response

@@ -70,6 +70,8 @@ def serve(
             settings["SEARCH_INDEX"] = str((data_dir or default_data_dir()) / "search.sqlite3")
             settings["DUMPS_DIR"] = str((data_dir or default_data_dir()) / "dumps")
             settings["RELEASES_DIR"] = str((data_dir or default_data_dir()) / "releases")
+            if engine is not None:  # its files tell when the store last changed (Last-Modified)
+                settings["STORE_LOCATION"] = str(engine.location)
             app = create_app(settings, store=backend)
             if engine is not None:
                 app.extensions["cokg"].engine_status = engine.status
