@@ -166,3 +166,40 @@ def test_pages_have_landmarks_one_heading_and_keyboard_access(
     assert focused == "Skip to content"
     page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.id") == "main"
+
+
+def test_a_reader_follows_a_doi_document_to_its_page_here_and_back(server: str, page: Page) -> None:
+    # 10.1000 is the DOI Handbook's example prefix: this DOI names no real work
+    doi = "https://doi.org/10.1000/cokg-browser-test"
+    entry = "https://w3id.org/coprod/id/project/imagine"
+    title = "A test paper with a DOI"
+    update = (
+        "INSERT DATA { GRAPH <https://w3id.org/coprod/graph/test/doi> { "
+        f"<{entry}> <http://purl.org/dc/terms/relation> <{doi}> ; "
+        f"<https://w3id.org/coprod/ontology/relatedPublication> <{doi}> . "
+        f"<{doi}> a <https://schema.org/ScholarlyArticle> ; "
+        f"<http://purl.org/dc/terms/title> '{title}'@en ; "
+        "<http://purl.org/dc/terms/bibliographicCitation> 'Journal of Tests, 1:2' } }"
+    )
+    request = urllib.request.Request(
+        server + "/sparql",
+        data=update.encode("utf-8"),
+        headers={"Content-Type": "application/sparql-update", "Authorization": f"Bearer {TOKEN}"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status in (200, 204)
+
+    page.goto(server + "/page/project/imagine")
+    entry_url = page.url
+    documents = page.locator(".documents")
+    expect(documents.locator(f"a.external[href='{doi}']")).to_have_count(1)  # the way out
+    documents.get_by_role("link", name=title).click()
+    expect(page.locator("h1")).to_have_text(title)
+    assert page.url == server + "/page?uri=" + doi
+    expect(page.locator(".iri-copy")).to_have_text(doi)
+    expect(page.locator("main")).to_contain_text("Journal of Tests, 1:2")
+    page.locator("#inverse-heading ~ dl").get_by_role(
+        "link", name="Imagine: bringing together"
+    ).first.click()
+    assert page.url == entry_url
