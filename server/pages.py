@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, Response, render_template, request
 from pyoxigraph import BlankNode, Literal, NamedNode, Triple
@@ -94,6 +94,7 @@ class Value:
     note: str | None = None  # a literal's language or datatype
     external: str | None = None  # "ORCID", "ROR", "DOI" or "Wikidata"
     out: str | None = None  # the IRI itself, when ``href`` is its local page here
+    site: str | None = None  # the host ``out`` leads to
 
 
 @dataclass
@@ -167,7 +168,9 @@ class Labels:
                 return Value(text, "iri", page_url(local), iri, external=external)
             if iri in self.described:
                 href = Resource(iri).page_url()
-                return Value(text, "iri", href, iri, external=external, out=_http_only(iri))
+                out = _http_only(iri)
+                site = urlsplit(out).hostname if out else None
+                return Value(text, "iri", href, iri, external=external, out=out, site=site)
             return Value(text, "iri", _http_only(iri), iri, external=external)
         if isinstance(term, BlankNode):
             return Value(self.label(f"_:{term.value}") or "(a node without an IRI)", "bnode")
@@ -253,7 +256,7 @@ def _resource_page(resource: Resource) -> Response:
     own = [t for t in triples if t.subject == NamedNode(iri)]
     types = [labels.value(t.object) for t in own if t.predicate.value == RDF + "type"]
     type_iris = {_text(t.object) for t in own if t.predicate.value == RDF + "type"}
-    title = labels.label(iri) or (iri if path is None else path.rsplit("/", 1)[-1])
+    title = labels.label(iri) or (labels.compact(iri) if path is None else path.rsplit("/", 1)[-1])
     groups = _groups(own, labels, anchor="p")
     inverse = _inverse(state.store, iri, labels)
     queries = [
@@ -277,11 +280,17 @@ def _resource_page(resource: Resource) -> Response:
             own, (DCTERMS + "description", SKOS + "definition", RDFS + "comment")
         ),
         "entry": None,
+        "document": None,
         "scheme": None,
         "terms": None,
+        "out": labels.value(NamedNode(iri)).out if path is None else None,
+        "external": labels.value(NamedNode(iri)).external if path is None else None,
+        "site": labels.value(NamedNode(iri)).site if path is None else None,
     }
     if SCHEMA + "ResearchProject" in type_iris:
         context["entry"] = _entry(state.store, iri, own, labels)
+    elif type_iris & DOCUMENT_TYPES:
+        context["document"] = _document(iri, triples, labels, inverse)
         queries.append(("The contributors and documents of the entry", _entry_query(iri)))
         queries.append(("The authors of the documents, in order", _authors_query(iri)))
     if SKOS + "ConceptScheme" in type_iris:
@@ -459,6 +468,59 @@ def _entry(store: ReadableStore, iri: str, own: Sequence[Triple], labels: Labels
             (d for d in documents.values() if d["kind"] != "Output"),
             key=lambda d: d["value"].text,
         ),
+    }
+
+
+DOCUMENT_TYPES = {
+    SCHEMA + name
+    for name in ("ScholarlyArticle", "Report", "Book", "VideoObject", "DigitalDocument")
+} | {FOAF + "Document"}
+"""The classes of an entry's related documents (DESIGN.md §2): their pages have a reading view."""
+
+
+def _document(
+    iri: str, triples: Sequence[Triple], labels: Labels, inverse: Sequence[Group]
+) -> dict[str, Any]:
+    """Return what the reading view of a document shows: authors in order, date, venue."""
+    own = [t for t in triples if t.subject == NamedNode(iri)]
+
+    def literals(prop: str) -> list[str]:
+        found = (_text(t.object) for t in own if t.predicate.value == prop)
+        return [value for value in found if value is not None]
+
+    # the schema:author list is in the description (its blank nodes); creators otherwise
+    rest: dict[object, tuple[object | None, object | None]] = {}
+    for t in triples:
+        if t.predicate.value in (RDF + "first", RDF + "rest"):
+            first, tail = rest.get(t.subject, (None, None))
+            if t.predicate.value == RDF + "first":
+                rest[t.subject] = (t.object, tail)
+            else:
+                rest[t.subject] = (first, t.object)
+    authors: list[Value] = []
+    for t in own:
+        if t.predicate.value != SCHEMA + "author" or not isinstance(t.object, BlankNode):
+            continue
+        node: object | None = t.object
+        seen = set()
+        while node in rest and node not in seen:
+            seen.add(node)
+            first, node = rest[node]
+            if isinstance(first, NamedNode):
+                authors.append(labels.value(first))
+        break
+    if not authors:
+        creators = [labels.value(t.object) for t in own if t.predicate.value == DCTERMS + "creator"]
+        authors = sorted(creators, key=lambda v: v.text.lower())
+    entries = [g for g in inverse if g.iri == DCTERMS + "relation"]
+    return {
+        "genre": next(iter(literals(SCHEMA + "genre")), None),
+        "authors": authors,
+        "issued": readable_date(next(iter(literals(DCTERMS + "issued")), None)),
+        "citation": next(iter(literals(DCTERMS + "bibliographicCitation")), None),
+        "urls": [url for url in literals(SCHEMA + "url") if _http_only(url)],
+        "notes": literals(SKOS + "editorialNote"),
+        "entries": entries[0] if entries else None,
     }
 
 

@@ -589,6 +589,9 @@ def external_store() -> OxigraphStore:
         f'<{DCTERMS}title> "Project P"@en ; <https://w3id.org/coprod/ontology/output> <{DOI}> .\n'
         f'<{BASE}id/person/ann> <{FOAF}name> "Ann Author" ; '
         f"<http://www.w3.org/2002/07/owl#sameAs> <{ORCID}> .\n"
+        f'<{BASE}id/person/zed> <{FOAF}name> "Zed Writer" .\n'
+        f"<{DOI}> <{DCTERMS}creator> <{BASE}id/person/zed> ; "
+        f"<https://schema.org/author> (<{BASE}id/person/zed> <{BASE}id/person/ann>) .\n"
     )
     local.replace_graph(BASE + "graph/external", data.encode("utf-8"), TURTLE)
     return local
@@ -702,6 +705,17 @@ def test_the_page_of_a_doi_document_shows_its_description(
     assert f'href="/page/person/ann" title="{BASE}id/person/ann">Ann Author</a>' in page
     assert 'href="/page/project/p"' in page  # the inverse link back to the entry
     assert f"<h1>Paper {[DOI, *ODD_DOIS].index(iri)}</h1>" in page
+
+
+def test_a_document_page_reads_like_a_reference(external_client: FlaskClient) -> None:
+    page = external_client.get(f"/page?{q(DOI)}").get_data(as_text=True)
+    view = page.split('<section class="document"', 1)[1].split("</section>", 1)[0]
+    zed, ann = view.index(">Zed Writer</a>"), view.index(">Ann Author</a>")
+    assert zed < ann  # the order of the schema:author list, not the alphabet
+    assert "<dt>Issued</dt><dd>2018</dd>" in view
+    assert '<dd class="citation">Journal of Tests, 0:1</dd>' in view
+    assert '<a href="/page/project/p">Project P</a>' in view  # the entry it belongs to
+    assert f'<a class="external out" href="{DOI}" rel="noopener">Open at DOI' in page
 
 
 def test_the_entry_links_the_doi_document_here_and_out(external_client: FlaskClient) -> None:
