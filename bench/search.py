@@ -1,16 +1,16 @@
-"""Search at scale: the FTS5 index against a SPARQL ``CONTAINS`` scan, side by side in one run.
+"""Search at scale: the search index against a SPARQL ``CONTAINS`` scan, side by side in one run.
 
-    python -m bench.search --store bench/data/synth-100000-seed1/run/stores/oxigraph
+    python -m bench.search --store bench/data/synth-100000-seed1/run/stores/oxigraph \\
+        --index bench/data/search/synth-100000-seed1/search.sqlite3
 
-Opens an on-disk store read-only (the bench's loaded 100 000-entry store), reads its entries
-with the index's SPARQL queries (timed), writes them into the FTS5 index in a temporary file
-(timed: the build rate) and, when the ``tantivy`` package can be imported, into a tantivy index
-with the same fields and boosts (not a dependency of cokg: install it beside the bench to
-compare). Then for each query text: the FTS5 search with facets, without facets, narrowed by a
-keyword, tantivy's top 10 (no facets, no snippets), and the same text as a SPARQL scan on the
-same Oxigraph store (``CONTAINS`` on title and description over every entry, all matches, as
-ranking and counting them needs: the search a user without an index would write). Prints
-Markdown tables of median and p95 latencies and ratios.
+Opens an on-disk store read-only (the bench's loaded 100 000-entry store), builds the search
+index into ``--index`` (timed: reading the store, writing the index; ``--reuse`` keeps an index
+already built from the same store), then for each query text times the search with facets,
+without facets, narrowed by a keyword and by a year range, and the same text as a SPARQL scan on
+the same Oxigraph store (``CONTAINS`` on title and description over every entry, all matches,
+as ranking and counting them needs: the search a user without an index would write). Then the
+searches without text (every entry, one keyword, one year range). Prints Markdown tables of
+median and p95 latencies and the ratios.
 """
 
 from __future__ import annotations
@@ -18,17 +18,15 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from cokg.search import Entry, SearchIndex, Selection, read_entries
-from cokg.search_text import BOOSTS, COLUMNS
+from cokg.search import SearchIndex, Selection, read_entries, store_fingerprint
 from cokg.store import OxigraphStore
 
 TEXTS = ["participatory budgeting", "citizens jury", "coproduction", "health", "community"]
+YEARS = Selection(from_year=2014, to_year=2016)
 SCAN = """
 SELECT ?entry WHERE {{
   ?entry a schema:ResearchProject ; dcterms:title ?title ; dcterms:description ?d .
@@ -63,100 +61,87 @@ def p95(samples: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
 
 
-def tantivy_index(entries: list[Entry]) -> tuple[Any, float] | None:
-    """Write ``entries`` into an in-memory tantivy index; None when tantivy is missing."""
-    try:
-        import tantivy
-    except ImportError:
-        return None
-    builder = tantivy.SchemaBuilder()
-    builder.add_text_field("iri", stored=True, tokenizer_name="raw")
-    for column in COLUMNS:
-        builder.add_text_field(column, stored=column == "title", tokenizer_name="en_stem")
-    index = tantivy.Index(builder.build())
+def shown(samples: list[float]) -> str:
+    """Median / p95 in ms."""
+    return f"{statistics.median(samples):.1f} / {p95(samples):.1f}"
+
+
+def size_of(index: Path) -> int:
+    """Bytes on disk of the index: the SQLite file (and its WAL) and the tantivy folder."""
+    files = [index, index.with_name(index.name + "-wal")]
+    files += [f for f in index.with_suffix(".tantivy").rglob("*") if f.is_file()]
+    return sum(f.stat().st_size for f in files if f.exists())
+
+
+def build(store: OxigraphStore, path: Path, reuse: bool) -> SearchIndex:
+    """Open the index at ``path``, built from ``store`` (timed) unless reused."""
+    index = SearchIndex(path)
+    fingerprint = store_fingerprint(store)
+    if reuse and index.fingerprint == fingerprint:
+        print(f"index reused: {len(index)} entries, {size_of(path) / 2**20:.0f} MiB")
+        return index
     began = time.perf_counter()
-    writer = index.writer()
-    for entry in entries:
-        fields = {c: " · ".join(v) for c, v in entry.text.items()}
-        fields |= {"title": entry.title, "description": entry.description, "iri": entry.iri}
-        writer.add_document(tantivy.Document(**fields))
-    writer.commit()
-    index.reload()
-    return index, time.perf_counter() - began
-
-
-def tantivy_search(index: Any, text: str) -> list[str]:
-    """Top 10 of ``text`` (all words, same boosts as FTS5), as IRIs."""
-    words = " ".join(f'"{w}"' for w in text.split())
-    query = index.parse_query(
-        words,
-        list(COLUMNS),
-        field_boosts=dict(zip(COLUMNS, BOOSTS, strict=True)),
-        conjunction_by_default=True,
+    entries = read_entries(store)
+    reading = time.perf_counter() - began
+    print(f"read {len(entries)} entries from the store in {reading:.1f} s (one query per property)")
+    began = time.perf_counter()
+    count = index.load(entries, fingerprint)
+    writing = time.perf_counter() - began
+    total = reading + writing
+    print(
+        f"index written in {writing:.1f} s ({count / writing:.0f} entries/s); "
+        f"built in {total:.1f} s in all ({count / total:.0f} entries/s), "
+        f"{size_of(path) / 2**20:.0f} MiB"
     )
-    searcher = index.searcher()
-    return [searcher.doc(address)["iri"][0] for _, address in searcher.search(query, 10).hits]
+    return index
 
 
 def main() -> None:
-    """Run the comparison and print the tables."""
+    """Build the index, run the comparison and print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", required=True, type=Path)
+    parser.add_argument("--index", required=True, type=Path, help="the index file to build")
+    parser.add_argument("--reuse", action="store_true", help="keep an index of the same store")
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--scan-runs", type=int, default=3)
     options = parser.parse_args()
 
     store = OxigraphStore(options.store, read_only=True)
-    began = time.perf_counter()
-    entries = read_entries(store)
-    reading = time.perf_counter() - began
-    print(f"read {len(entries)} entries from the store in {reading:.1f} s (SPARQL, 10 queries)")
-    with tempfile.TemporaryDirectory() as folder:
-        index = SearchIndex(Path(folder) / "search.sqlite3")
-        began = time.perf_counter()
-        count = index.load(entries, "bench")
-        seconds = time.perf_counter() - began
-        size = (Path(folder) / "search.sqlite3").stat().st_size
+    index = build(store, options.index, options.reuse)
+    keyword = index.search("").facets["keyword"][0].key
+    print(
+        "\n| query | matches | with facets median / p95 ms | no facets median / p95 ms "
+        f"| + keyword={keyword}, facets | + years 2014–2016, facets "
+        "| SPARQL scan median / p95 ms | scan / search, no facets | scan / search, facets |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    runs = options.runs
+    for text in TEXTS:
+        with_facets = timed(lambda t=text: index.search(t), runs)
+        without = timed(lambda t=text: index.search(t, facets=False), runs)
+        narrowed = timed(lambda t=text: index.search(t, Selection({"keyword": [keyword]})), runs)
+        years = timed(lambda t=text: index.search(t, YEARS), runs)
+        scan = timed(lambda t=text: list(store.query(scan_query(t))), options.scan_runs)  # type: ignore[arg-type]
+        total = index.search(text, facets=False).total
         print(
-            f"FTS5 index: {count} entries written in {seconds:.1f} s "
-            f"({count / seconds:.0f} entries/s; with the reading {count / (seconds + reading):.0f}"
-            f" entries/s), {size / 2**20:.0f} MiB"
+            f"| {text} | {total} | {shown(with_facets)} | {shown(without)} | {shown(narrowed)} "
+            f"| {shown(years)} | {statistics.median(scan):.0f} / {p95(scan):.0f} "
+            f"| {statistics.median(scan) / statistics.median(without):.0f}× "
+            f"| {statistics.median(scan) / statistics.median(with_facets):.0f}× |",
+            flush=True,
         )
-        tantivy = tantivy_index(entries)
-        if tantivy is not None:
-            print(
-                f"tantivy index: written in {tantivy[1]:.1f} s ({count / tantivy[1]:.0f} entries/s)"
-            )
-        del entries
-        keyword = index.search("", facets=True).facets["keyword"][0].key
-        print(
-            "\n| query | FTS5 + facets median / p95 ms | FTS5, no facets median / p95 ms "
-            f"| FTS5 + keyword={keyword} median / p95 ms | tantivy top 10 median / p95 ms "
-            "| SPARQL scan median / p95 ms | scan / FTS5 (median, no facets) |"
-        )
-        print("|---|---|---|---|---|---|---|")
-        for text in TEXTS:
-            with_facets = timed(lambda t=text: index.search(t), options.runs)
-            without = timed(lambda t=text: index.search(t, facets=False), options.runs)
-            narrowed = timed(
-                lambda t=text: index.search(t, Selection({"keyword": [keyword]})), options.runs
-            )
-            other = (
-                timed(lambda t=text, e=tantivy[0]: tantivy_search(e, t), options.runs)
-                if tantivy
-                else []
-            )
-            scan = timed(lambda t=text: list(store.query(scan_query(t))), options.scan_runs)  # type: ignore[arg-type]
-            ratio = statistics.median(scan) / statistics.median(without)
-            shown = f"{statistics.median(other):.2f} / {p95(other):.2f}" if other else "–"
-            print(
-                f"| {text} | {statistics.median(with_facets):.1f} / {p95(with_facets):.1f} "
-                f"| {statistics.median(without):.2f} / {p95(without):.2f} "
-                f"| {statistics.median(narrowed):.1f} / {p95(narrowed):.1f} | {shown} "
-                f"| {statistics.median(scan):.0f} / {p95(scan):.0f} | {ratio:.0f}× |",
-                flush=True,
-            )
-        index.close()
+    print("\n| no text | matches | with facets median / p95 ms | no facets median / p95 ms |")
+    print("|---|---|---|---|")
+    for label, selection in (
+        ("every entry (the landing page)", Selection()),
+        (f"keyword={keyword}", Selection({"keyword": [keyword]})),
+        ("years 2014–2016", YEARS),
+    ):
+        with_facets = timed(lambda s=selection: index.search("", s), runs)
+        without = timed(lambda s=selection: index.search("", s, facets=False), runs)
+        total = index.search("", selection, facets=False).total
+        print(f"| {label} | {total} | {shown(with_facets)} | {shown(without)} |", flush=True)
+    index.close()
     # OxigraphStore.close() flushes, which a read-only store refuses: leave it open.
 
 

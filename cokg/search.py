@@ -74,7 +74,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _APOSTROPHES = re.compile(r"['’ʼ‘`´]")
 _WORD = re.compile(r"\w+")
 _SPACE = re.compile(r"\s+")
-_COMPOUND = re.compile(r"\b(\w+)(?:[-‐‑](\w+))+\b")
+_COMPOUND = re.compile(r"\b\w++(?:[-‐‑]\w++)+")  # possessive: no backtracking in a word
 
 
 class SearchError(CokgError):
@@ -379,8 +379,8 @@ def compounds_of(text: str) -> dict[str, str]:
     {'coproduction': 'co production', 'cocreation': 'co creation'}
     """
     found: dict[str, str] = {}
-    for match in _COMPOUND.finditer(fold(text)):
-        parts = _WORD.findall(match.group(0).lower())
+    for match in _COMPOUND.finditer(text):  # folding only what matched: the text is long
+        parts = _WORD.findall(fold(match.group(0)).lower())
         found["".join(parts)] = " ".join(parts)
     return found
 
@@ -502,12 +502,14 @@ class SearchIndex:
             for table in ("entries", "facets", "facet_values", "compounds"):
                 self._db.execute(f"DELETE FROM {table}")
             known: dict[tuple[str, str], int] = {}
+            batch = _Batch(self._db)
 
             def documents() -> Iterable[tantivy.Document]:
                 nonlocal count
                 for entry in entries:
                     count += 1
-                    yield self._insert(entry, known)
+                    yield self._insert(entry, known, batch)
+                batch.flush()
 
             self._text.write(documents(), everything=True)
             self._set_fingerprint(fingerprint)
@@ -617,10 +619,14 @@ class SearchIndex:
         return _Transaction(self._db)
 
     def _insert(
-        self, entry: Entry, known: dict[tuple[str, str], int] | None = None
+        self,
+        entry: Entry,
+        known: dict[tuple[str, str], int] | None = None,
+        batch: _Batch | None = None,
     ) -> tantivy.Document:
         """Insert ``entry``'s rows; return its text document. ``known`` caches facet value ids
-        within one transaction."""
+        within one transaction; ``batch`` collects its facet and compound rows (a build writes
+        them in bulk, :meth:`_Batch.flush`)."""
         db = self._db
         texts = {
             "title": entry.title,
@@ -657,12 +663,15 @@ class SearchIndex:
                 known[(facet, iri)] = value
             values.append((rowid, value))
             by_facet.setdefault(facet, []).append(value)
-        db.executemany("INSERT OR IGNORE INTO facets VALUES (?, ?)", values)
-        compounds = compounds_of(" ".join(clean.values()))
-        db.executemany(
-            "INSERT INTO compounds VALUES (?, ?, ?)",
-            [(rowid, joined, parts) for joined, parts in compounds.items()],
-        )
+        compounds = [
+            (rowid, joined, parts)
+            for joined, parts in compounds_of(" ".join(clean.values())).items()
+        ]
+        pending = _Batch(db) if batch is None else batch
+        pending.facets += values
+        pending.compounds += compounds
+        if batch is None or len(pending.facets) >= _BATCH_ROWS:
+            pending.flush()
         return self._text.document(rowid, clean, by_facet, (entry.start_year, entry.end_year))
 
     def _delete(self, iri: str) -> int | None:
@@ -704,11 +713,10 @@ class SearchIndex:
         compounds = self._compounds(query)
         return self._text.text_query(_join_compounds(query, compounds), compounds)
 
-    def _selection(self, selection: Selection) -> tuple[list[tantivy.Query], str, list[Any]]:
-        """Return the selection as tantivy filters, and as a WHERE clause (over ``entries AS
-        e``) with its parameters."""
-        clauses: list[str] = []
-        parameters: list[Any] = []
+    def _selection(
+        self, selection: Selection
+    ) -> tuple[list[tantivy.Query], list[tuple[str, list[int]]]]:
+        """Return the selection as tantivy filters, and the ids of each chosen facet value."""
         chosen: list[tuple[str, list[int]]] = []
         for facet, keys in selection.facets.items():
             if facet not in FACETS:
@@ -723,11 +731,33 @@ class SearchIndex:
                     )
                 ]
                 chosen.append((facet, ids))
+        filters = self._text.filter_query(chosen, selection.from_year, selection.to_year)
+        return filters, chosen
+
+    @staticmethod
+    def _where(
+        chosen: list[tuple[str, list[int]]], selection: Selection, *, common: bool
+    ) -> tuple[str, list[Any]]:
+        """The selection as a WHERE clause over ``entries AS e``, and its parameters.
+
+        ``common``: the selection holds a good part of the entries, so a walk in title order
+        that checks each entry's facets stops early; else the chosen values' entries are
+        collected first (few of them).
+        """
+        clauses: list[str] = []
+        parameters: list[Any] = []
+        for _, ids in chosen:
+            listed = ",".join(str(i) for i in ids)
+            if not ids:
+                clauses.append("0")
+            elif common:
                 clauses.append(
-                    "e.id IN (SELECT f.entry_id FROM facets AS f WHERE f.value_id IN "
-                    f"({','.join(str(i) for i in ids)}))"
-                    if ids
-                    else "0"
+                    "EXISTS (SELECT 1 FROM facets AS f WHERE f.entry_id = e.id "
+                    f"AND f.value_id IN ({listed}))"
+                )
+            else:
+                clauses.append(
+                    f"e.id IN (SELECT f.entry_id FROM facets AS f WHERE f.value_id IN ({listed}))"
                 )
         if selection.from_year is not None:
             clauses.append("e.end_year >= ?")
@@ -735,8 +765,7 @@ class SearchIndex:
         if selection.to_year is not None:
             clauses.append("e.start_year <= ?")
             parameters.append(selection.to_year)
-        filters = self._text.filter_query(chosen, selection.from_year, selection.to_year)
-        return filters, " AND ".join(clauses) or "1", parameters
+        return " AND ".join(clauses) or "1", parameters
 
     def search(
         self,
@@ -771,17 +800,19 @@ class SearchIndex:
         query = parse_query(text)
         with self._lock:
             text_query = self._text_query(query)
-            filters, where, parameters = self._selection(selection)
+            filters, chosen = self._selection(selection)
             searcher = self._text.searcher()
             try:
                 if text_query is None and not filters:  # everything: the search page's landing
                     total, counted, years = self._everything(searcher)
-                    hits = self._title_page(where, parameters, page, size)
+                    hits = self._title_page("1", [], page, size)
                 else:
                     selected = combine(text_query, filters)
                     counted, years = self._aggregate(searcher, selected, facets=facets)
                     if text_query is None:
                         total = _count(searcher.search(selected, 1, count=True))
+                        common = total * 20 >= searcher.num_docs
+                        where, parameters = self._where(chosen, selection, common=common)
                         hits = self._title_page(where, parameters, page, size)
                     else:
                         total, hits = self._ranked_page(searcher, selected, page, size)
@@ -957,8 +988,10 @@ class SearchIndex:
         query = parse_query(text)
         with self._lock:
             text_query = self._text_query(query)
-            filters, where, parameters = self._selection(selection or Selection())
+            selection = selection or Selection()
+            filters, chosen = self._selection(selection)
             if text_query is None:
+                where, parameters = self._where(chosen, selection, common=False)
                 rows = self._db.execute(
                     f"SELECT e.iri FROM entries AS e WHERE {where} "
                     "ORDER BY e.sort_title, e.id LIMIT ?",
@@ -1013,6 +1046,25 @@ def _highlighted(
     before = "…" if where.start > 0 else ""
     after = "…" if where.end < len(full) else ""
     return _SPACE.sub(" ", before + marked(fragment, ranges, _OPEN, _CLOSE) + after).strip()
+
+
+_BATCH_ROWS = 50_000
+
+
+@dataclass
+class _Batch:
+    """Facet and compound rows waiting to be written together."""
+
+    db: sqlite3.Connection
+    facets: list[tuple[int, int]] = field(default_factory=list)
+    compounds: list[tuple[int, str, str]] = field(default_factory=list)
+
+    def flush(self) -> None:
+        """Write the rows collected so far."""
+        self.db.executemany("INSERT OR IGNORE INTO facets VALUES (?, ?)", self.facets)
+        self.db.executemany("INSERT INTO compounds VALUES (?, ?, ?)", self.compounds)
+        self.facets.clear()
+        self.compounds.clear()
 
 
 class _Transaction:
