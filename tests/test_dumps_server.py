@@ -5,6 +5,10 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
+import subprocess
+import sys
+import urllib.request
 import warnings
 from datetime import date
 from pathlib import Path
@@ -22,6 +26,7 @@ from cokg.load import open_knowledge_base
 from cokg.release import make_release
 from cokg.server import create_app
 from cokg.store import OxigraphStore
+from tests.servers import cokg_server
 
 BASE = "https://w3id.org/coprod/"
 TOKEN = "dump-token"
@@ -276,3 +281,35 @@ def test_a_release_is_byte_identical_and_stays_when_the_live_graph_changes(
     assert "Cite this version" in html and "(Version 1.0.0)" in html
     assert get(client, "/releases/1.0.0/release.json").get_json()["issued"] == "2026-11-26"
     assert get(client, "/releases/1.0.0/nothing.ttl").status_code == 404
+
+
+@pytest.mark.slow
+def test_cokg_serve_serves_dumps_and_a_release_made_while_it_runs(tmp_path: Path) -> None:
+    """Through `cokg serve` (its own engine, the dumps in DATA_DIR/dumps), end to end."""
+    data = tmp_path / "data"
+    with cokg_server(tmp_path, "--data-dir", str(data)) as url:
+        with urllib.request.urlopen(f"{url}/dumps/?format=json", timeout=60) as answer:
+            files = {f["name"]: f for f in json.load(answer)["files"]}
+        with urllib.request.urlopen(f"{url}/dumps/cokg.nq", timeout=60) as answer:
+            body = answer.read()
+            assert answer.headers["ETag"] == f'"{files["cokg.nq"]["sha256"]}"'
+        assert hashlib.sha256(body).hexdigest() == files["cokg.nq"]["sha256"]
+        assert statements(body, "nq") == files["cokg.nq"]["statements"] == 1333
+        assert (data / "dumps" / "current.json").is_file()
+
+        env = {k: v for k, v in os.environ.items() if not k.startswith("COKG_")}
+        made = subprocess.run(
+            [sys.executable, "-m", "cokg", "release", "1.0.0", "--data-dir", str(data)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        assert made.returncode == 0, made.stderr
+        frozen = (data / "releases" / "1.0.0" / "cokg.nq").read_bytes()
+        assert statements(frozen, "nq") == 1333
+        with urllib.request.urlopen(f"{url}/releases/?format=json", timeout=60) as answer:
+            assert [r["version"] for r in json.load(answer)["releases"]] == ["1.0.0"]
+        with urllib.request.urlopen(f"{url}/releases/1.0.0/cokg.nq", timeout=60) as answer:
+            assert answer.read() == frozen
+            assert answer.headers["Cache-Control"] == "public, max-age=31536000, immutable"
