@@ -34,6 +34,7 @@ import gzip
 import hashlib
 import heapq
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -50,11 +51,13 @@ from pyoxigraph import BlankNode, DefaultGraph, Literal, NamedNode, Triple, pars
 
 from cokg import __version__
 from cokg.describe import CONTEXT, prefixes_for
-from cokg.errors import CokgError, NotFound
+from cokg.errors import CokgError, NotFound, StoreUnavailable
 from cokg.formats import JSONLD, NQUADS, NTRIPLES, TRIG, TURTLE, Format
 from cokg.namespaces import PREFIXES, RDF, XSD
 from cokg.search import store_fingerprint
 from cokg.store import ReadableStore
+
+log = logging.getLogger("cokg.dumps")
 
 MANIFEST = "manifest.json"
 """The file beside the dumps that lists them (name, size, SHA-256, statements)."""
@@ -622,6 +625,10 @@ def read_manifest(directory: Path) -> tuple[dict[str, Any], list[DumpFile]]:
 _CURRENT = "current.json"
 
 
+class DumpsNotReady(StoreUnavailable):
+    """The dumps are being built and none is ready yet (503, try again shortly)."""
+
+
 class DumpCache:
     """One set of dumps of ``store`` kept in ``directory``, rebuilt when the store changes.
 
@@ -629,8 +636,12 @@ class DumpCache:
     the current one and the store version it came from, so a restart reuses it. The store's
     version is :func:`cokg.search.store_fingerprint` (its graphs and size), checked at most
     every ``check_every`` seconds, plus :meth:`invalidate` after each write through the app
-    (which catches a write that keeps the size). Builds run one at a time; a caller that
-    needs the files waits for a build in progress.
+    (which catches a write that keeps the size).
+
+    Builds run in a background thread, one at a time. A caller waits for a build it started
+    or found running (up to ``wait`` seconds, or until it ends): when the build ends in time
+    it gets the new files, otherwise the previous version (every file of one version is
+    consistent with its own listing), or :class:`DumpsNotReady` when there is none yet.
     """
 
     def __init__(
@@ -647,9 +658,15 @@ class DumpCache:
         self._version: str | None = None
         self._folder: Path | None = None
         self._files: list[DumpFile] = []
+        self._builder: threading.Thread | None = None
+        self._failure: BaseException | None = None
         self._load_current()
 
     def _load_current(self) -> None:
+        if self.directory.is_dir():
+            for child in self.directory.iterdir():  # left by a process stopped mid-build
+                if child.is_dir() and child.name.startswith(".building-"):
+                    shutil.rmtree(child, ignore_errors=True)
         try:
             current = json.loads((self.directory / _CURRENT).read_text(encoding="utf-8"))
             folder = self.directory / str(current["folder"])
@@ -660,12 +677,14 @@ class DumpCache:
         except (OSError, ValueError, KeyError, TypeError, CokgError):
             return  # nothing usable: the first call builds
 
-    def files(self) -> list[DumpFile]:
+    def files(self, *, wait: float | None = None) -> list[DumpFile]:
         """Return the dumps of the store's current version, building them first if need be.
 
-        Raises :class:`~cokg.errors.StoreUnavailable` when the store cannot be read.
+        ``wait`` bounds the seconds spent waiting for a build (None: until it ends). Raises
+        :class:`DumpsNotReady` when no version is ready in time, and
+        :class:`~cokg.errors.StoreUnavailable` when the store cannot be read.
         """
-        return list(self._current()[0])
+        return list(self._current(wait)[0])
 
     def path(self, name: str) -> Path:
         """Return the file called ``name`` of the current dumps.
@@ -674,60 +693,87 @@ class DumpCache:
         """
         return self.file(name)[1]
 
-    def file(self, name: str) -> tuple[DumpFile, Path]:
+    def file(self, name: str, *, wait: float | None = None) -> tuple[DumpFile, Path]:
         """Return the description and the path of the dump ``name``, of one version.
 
-        Raises :class:`~cokg.errors.NotFound` for a name that is not a dump.
+        Raises :class:`~cokg.errors.NotFound` for a name that is not a dump, and what
+        :meth:`files` raises.
         """
         if name not in _NAMES:
-            raise NotFound(f"no dump called {name!r}")
-        files, folder = self._current()
+            raise NotFound(f"no dump called {name[:80]!r}")
+        files, folder = self._current(wait)
         for found in files:
             if found.name == name:
                 return found, folder / name
         raise NotFound(f"no dump called {name!r}")  # pragma: no cover - every name is built
 
-    def _current(self) -> tuple[list[DumpFile], Path]:
-        with self._lock:
-            generation = self._generation
-            due = time.monotonic() - self._checked >= self.check_every
-            if self._folder is None or due or generation != self._built_generation:
-                version = store_fingerprint(self.store)
-                if (
-                    self._folder is None
-                    or version != self._version
-                    or generation != self._built_generation
-                ):
-                    self._build(version)
-                self._built_generation = generation
-                self._checked = time.monotonic()
-            if self._folder is None:  # pragma: no cover - a build sets it or raises
-                raise CokgError("the dumps were not built")
-            return self._files, self._folder
-
     def invalidate(self) -> None:
         """Mark the dumps stale (after a write): the next :meth:`files` rebuilds them."""
-        self._generation += 1
+        with self._lock:
+            self._generation += 1
 
-    def _build(self, version: str) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
+    def _current(self, wait: float | None) -> tuple[list[DumpFile], Path]:
+        with self._lock:
+            self._refresh()
+            builder = self._builder
+        if builder is not None:
+            builder.join(wait)
+        with self._lock:
+            if self._folder is None:
+                failure, self._failure = self._failure, None
+                if failure is not None:
+                    raise failure
+                raise DumpsNotReady("the dumps are being built; try again in a minute")
+            return self._files, self._folder
+
+    def _refresh(self) -> None:
+        """Start a build when the store changed (the lock is held)."""
+        if self._builder is not None and self._builder.is_alive():
+            return
+        generation = self._generation
+        due = time.monotonic() - self._checked >= self.check_every
+        if self._folder is not None and not due and generation == self._built_generation:
+            return
+        version = store_fingerprint(self.store)
+        self._checked = time.monotonic()
+        unchanged = self._folder is not None and version == self._version
+        if unchanged and generation == self._built_generation:
+            return
+        self._builder = threading.Thread(
+            target=self._build, args=(version, generation), name="cokg-dumps", daemon=True
+        )
+        self._builder.start()
+
+    def _build(self, version: str, generation: int) -> None:
         stamp = datetime.now(UTC)
-        building = Path(tempfile.mkdtemp(prefix=".building-", dir=self.directory))
         try:
-            files = write_dumps(self.store, building, base_iri=self.base_iri, modified=stamp)
-            folder = self.directory / f"v-{stamp.strftime('%Y%m%dT%H%M%S%fZ')}"
-            os.replace(building, folder)
-        except BaseException:
-            shutil.rmtree(building, ignore_errors=True)
-            raise
-        with _Sink(self.directory / _CURRENT) as sink:
-            record = {"version": version, "folder": folder.name}
-            sink.write(json.dumps(record).encode("utf-8") + b"\n")
-            sink.commit(0)
-        self._version, self._folder, self._files = version, folder, files
+            self.directory.mkdir(parents=True, exist_ok=True)
+            building = Path(tempfile.mkdtemp(prefix=".building-", dir=self.directory))
+            try:
+                files = write_dumps(self.store, building, base_iri=self.base_iri, modified=stamp)
+                folder = self.directory / f"v-{stamp.strftime('%Y%m%dT%H%M%S%fZ')}"
+                os.replace(building, folder)
+            finally:
+                shutil.rmtree(building, ignore_errors=True)
+            with _Sink(self.directory / _CURRENT) as sink:
+                record = {"version": version, "folder": folder.name}
+                sink.write(json.dumps(record).encode("utf-8") + b"\n")
+                sink.commit(0)
+        except BaseException as error:
+            log.exception("building the dumps failed")
+            with self._lock:
+                self._failure = error
+            return
+        with self._lock:
+            previous = self._folder
+            self._version, self._folder, self._files = version, folder, files
+            self._built_generation = generation
+            self._failure = None
+        # The previous version stays until the next build: a download that has just been
+        # given its path can still open it.
         for child in self.directory.iterdir():
-            if child.is_dir() and child != folder and child.name.startswith("v-"):
-                shutil.rmtree(child, ignore_errors=True)  # readers keep their open files
+            if child.is_dir() and child.name.startswith("v-") and child not in (folder, previous):
+                shutil.rmtree(child, ignore_errors=True)
 
 
 _NAMES = frozenset(dump_names())
@@ -737,6 +783,8 @@ __all__ = [
     "MANIFEST",
     "DumpCache",
     "DumpFile",
+    "DumpsNotReady",
+    "Written",
     "dump_names",
     "gzip_file",
     "jsonld_nodes",

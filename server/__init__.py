@@ -63,6 +63,8 @@ DEFAULTS: dict[str, Any] = {
     "DUMPS_DIR": None,
     # Seconds between checks that the store did not change behind the dumps' back.
     "DUMPS_CHECK_SECONDS": 60,
+    # Seconds a request waits for the dumps being built before it gets the previous version.
+    "DUMPS_WAIT_SECONDS": 10,
     # The folder of the releases at /releases/ (cokg serve: DATA_DIR/releases); None: none.
     "RELEASES_DIR": None,
 }

@@ -6,9 +6,10 @@
 requests (``If-Range`` honoured) and ``304`` for ``If-None-Match`` / ``If-Modified-Since``.
 ``.gz`` files are served as ``application/gzip``, plain ones with their RDF media type. The
 dumps (:class:`cokg.dumps.DumpCache`) live in ``DUMPS_DIR`` (``cokg serve``: ``DATA_DIR/dumps``;
-unset: a temporary folder), are built on the first request, and again after a write through
-the app or when the store changed behind the app's back (checked at most every
-``DUMPS_CHECK_SECONDS``).
+unset: a temporary folder), are built in the background on the first request, and again after a
+write through the app or when the store changed behind the app's back (checked at most every
+``DUMPS_CHECK_SECONDS``). A request waits up to ``DUMPS_WAIT_SECONDS`` for a build, then gets
+the previous version, or 503 with ``Retry-After`` while the first build runs.
 
 ``GET /releases/`` lists the releases made with ``cokg release`` in ``RELEASES_DIR``
 (``cokg serve``: ``DATA_DIR/releases``); ``/releases/<version>/`` lists one release's files and
@@ -31,7 +32,7 @@ from flask import Blueprint, Response, current_app, render_template, request, se
 from flask.blueprints import BlueprintSetupState
 
 from cokg.describe import LICENSE
-from cokg.dumps import DumpCache, DumpFile
+from cokg.dumps import DumpCache, DumpFile, DumpsNotReady
 from cokg.errors import NotFound
 from cokg.release import BadVersion, Release, list_releases, read_release
 
@@ -63,6 +64,7 @@ class DumpService:
         else:
             directory = Path(tempfile.mkdtemp(prefix="cokg-dumps-"))
             weakref.finalize(self, _remove, directory)
+        self.wait = float(app.config.get("DUMPS_WAIT_SECONDS", 10))
         self.cache = DumpCache(
             directory,
             state.store,
@@ -114,8 +116,16 @@ def dump_service() -> DumpService:
 
 
 def current_dumps() -> list[DumpFile]:
-    """Return the dumps of the store the current app serves (built first if need be)."""
-    return dump_service().cache.files()
+    """Return the dumps of the store the current app serves.
+
+    A build that is needed starts; the answer waits for it up to ``DUMPS_WAIT_SECONDS``, then
+    is the previous version, or an empty list while the first build is still running.
+    """
+    service = dump_service()
+    try:
+        return service.cache.files(wait=service.wait)
+    except DumpsNotReady:
+        return []
 
 
 @dataclass(frozen=True)
@@ -191,7 +201,8 @@ def _link_license(response: Response) -> None:
 def dump_listing() -> Response:
     """List the dumps: name, title, format, size, SHA-256 and link."""
     chosen = _listing_type()
-    files = current_dumps()
+    service = dump_service()
+    files = service.cache.files(wait=service.wait)
     base = f"{_root()}/dumps/"
     if chosen == JSON:
         return _json_response(
@@ -231,7 +242,8 @@ def _rows(files: Sequence[DumpFile], base: str) -> list[dict[str, Any]]:
 @dumps.get("/dumps/<name>")
 def dump_file(name: str) -> Response:
     """Serve one dump file (conditional and range requests answered)."""
-    item, path = dump_service().cache.file(name)
+    service = dump_service()
+    item, path = service.cache.file(name, wait=service.wait)
     response = _send(path, item, item.modified)
     response.headers["Cache-Control"] = "public, no-cache"
     return response

@@ -171,13 +171,26 @@ def test_the_cache_builds_once_rebuilds_after_a_change_and_survives_a_restart(
     changed = restarted.files()
     assert {f.name: f.statements for f in changed}["cokg.nq"] == store.count()
     assert restarted.path("cokg.ttl").parent != folder
-    assert not folder.exists()  # the old version was removed
+    assert folder.exists()  # kept for downloads that were just given its path
 
     store.replace_graph(BASE + "graph/extra", f'<{BASE}x> <{BASE}p> "old" .'.encode(), TURTLE)
     same_size = restarted.path("cokg.nt").parent
     restarted.invalidate()
     assert restarted.path("cokg.nt").parent != same_size
     assert b'"old"' in restarted.path("cokg.nt").read_bytes()
+    assert not folder.exists()  # two versions back: removed
+    assert len([p for p in tmp_path.iterdir() if p.name.startswith("v-")]) == 2
+
+
+def test_a_build_that_fails_is_reported_and_tried_again(tmp_path: Path) -> None:
+    store = OxigraphStore()
+    blocker = tmp_path / "dumps"
+    blocker.write_text("a file where the folder should be", encoding="utf-8")
+    cache = DumpCache(blocker, store, base_iri=BASE)
+    with pytest.raises(OSError):
+        cache.files()
+    blocker.unlink()
+    assert [f.name for f in cache.files()] == dump_names()
 
 
 def test_the_cache_refuses_names_that_are_not_dumps(tmp_path: Path) -> None:

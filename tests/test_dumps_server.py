@@ -48,6 +48,7 @@ def make_app(tmp_path: Path, **config: Any) -> Flask:
         "WRITE_TOKEN": TOKEN,
         "DUMPS_DIR": str(tmp_path / "dumps"),
         "RELEASES_DIR": str(tmp_path / "releases"),
+        "DUMPS_WAIT_SECONDS": 300,  # wait for every build: no test depends on timing
         **config,
     }
     app: Flask = create_app(settings, store=open_knowledge_base(base_iri=BASE))
