@@ -36,6 +36,7 @@ from pyoxigraph import BlankNode, Literal, NamedNode, RdfFormat, Triple, seriali
 
 from cokg.describe import LICENSE
 from cokg.namespaces import (
+    COP,
     DCAT,
     DCTERMS,
     FOAF,
@@ -43,6 +44,7 @@ from cokg.namespaces import (
     PREFIXES,
     PROV,
     RDF,
+    RDFS,
     SCHEMA,
     SKOS,
     VOID,
@@ -77,6 +79,22 @@ LINK_TARGETS: tuple[tuple[str, str, str], ...] = (
     ("doi", "https://doi.org/", "DOI"),
 )
 """The external datasets the knowledge base links to: key, IRI space, title."""
+
+LINK_PREDICATES: tuple[str, ...] = (
+    OWL + "sameAs",
+    SCHEMA + "sameAs",
+    SKOS + "exactMatch",
+    SKOS + "closeMatch",
+    SKOS + "relatedMatch",
+    SKOS + "broadMatch",
+    SKOS + "narrowMatch",
+    RDFS + "seeAlso",
+    DCTERMS + "relation",
+    COP + "output",
+    COP + "relatedPublication",
+)
+"""The predicates whose objects are counted as links: identity and mapping links (ORCID, ROR,
+Wikidata) and the links from entries to their documents (DOIs)."""
 
 SPDX_SHA256 = SPDX + "checksumAlgorithm_sha256"
 
@@ -177,7 +195,9 @@ def _one(store: ReadableStore, query: str) -> int:
 def dataset_statistics(store: ReadableStore, *, base_iri: str) -> DatasetStatistics:
     """Return the figures of the dataset in ``store``, counted by SPARQL aggregates.
 
-    Entities are the distinct subjects in the URI space ``{base_iri}id/``. Raises
+    Entities are the typed resources in the URI space ``{base_iri}id/`` (every resource of the
+    knowledge base has a type; counting typed subjects is much faster than scanning every
+    triple). Links are counted through :data:`LINK_PREDICATES`. Raises
     :class:`~cokg.errors.StoreUnavailable` or :class:`~cokg.errors.QueryError` from the store.
     """
     space = base_iri + "id/"
@@ -200,7 +220,7 @@ def dataset_statistics(store: ReadableStore, *, base_iri: str) -> DatasetStatist
         triples=store.count(),
         entities=_one(
             store,
-            "SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s ?p ?o "
+            "SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s a ?type "
             f'FILTER(isIRI(?s) && STRSTARTS(STR(?s), "{_escape(space)}")) }}',
         ),
         distinct_subjects=_one(store, "SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s ?p ?o }"),
@@ -250,12 +270,18 @@ LIMIT 10"""
 
 
 def linkset_query() -> str:
-    """Return the query that counts links to each external dataset, by predicate."""
+    """Return the query that counts links to each external dataset, by predicate.
+
+    Only :data:`LINK_PREDICATES` are read: a scan of every triple's object takes a minute at
+    100 000 entries, the triples of these predicates a few seconds.
+    """
     cases = "".join(
         f'IF(STRSTARTS(STR(?o), "{space}"), "{key}", ' for key, space, _ in LINK_TARGETS
     )
+    predicates = " ".join(f"<{p}>" for p in LINK_PREDICATES)
     return (
-        "SELECT ?target ?p (COUNT(*) AS ?n)\nWHERE {\n  ?s ?p ?o . FILTER(isIRI(?o))\n"
+        f"SELECT ?target ?p (COUNT(*) AS ?n)\nWHERE {{\n  VALUES ?p {{ {predicates} }}\n"
+        "  ?s ?p ?o . FILTER(isIRI(?o))\n"
         f"  BIND({cases}?none{')' * len(LINK_TARGETS)} AS ?target)\n"
         "  FILTER(BOUND(?target))\n}\nGROUP BY ?target ?p\nORDER BY ?target ?p"
     )
@@ -441,7 +467,7 @@ def _by_subject(triples: list[Triple]) -> list[Triple]:
     return [t for group in groups.values() for t in group]
 
 
-RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
+RDFS_LABEL = RDFS + "label"
 
 
 def _local(iri: str) -> str:
@@ -523,6 +549,7 @@ class StatisticsCache:
 
 __all__ = [
     "DESCRIPTION",
+    "LINK_PREDICATES",
     "LINK_TARGETS",
     "SPDX",
     "TITLE",
