@@ -242,17 +242,42 @@ def _read_triples(path: Path) -> Iterator[Triple]:
             yield quad.triple
 
 
+def _fast_triple(line: bytes) -> bytes | None:
+    """Return the triple of an N-Quads line whose graph is an IRI, or None to look closer.
+
+    The last term before `` .`` is taken as the graph when it looks like an IRI (``<`` … ``>``
+    without a quote: no literal ends that way) and what comes before it still holds three
+    terms (two spaces at least: a default-graph triple ``s p <o>`` keeps one).
+    """
+    if not line.endswith(b" .\n"):
+        return None
+    cut = line.rfind(b" ", 0, len(line) - 3)
+    if (
+        cut > 0
+        and line[cut + 1 : cut + 2] == b"<"
+        and line[-4:-3] == b">"
+        and line.find(b'"', cut) == -1
+        and line.count(b" ", 0, cut) >= 2
+    ):
+        return line[:cut] + b" .\n"
+    return None
+
+
 def split_quad(line: bytes) -> tuple[bytes, bytes]:
     """Split an N-Quads line into its triple (an N-Triples line) and its graph term.
 
     The graph term is ``b""`` for the default graph. Lines are read as Oxigraph writes them
     (terms separated by one space); anything else goes through the N-Quads parser.
+    :func:`_fast_triple` handles the common case (a graph IRI) on its own.
 
     >>> split_quad(b'<http://s> <http://p> "a b"@en <http://g> .\\n')
     (b'<http://s> <http://p> "a b"@en .\\n', b'<http://g>')
     >>> split_quad(b'_:b <http://p> <http://o> .\\n')
     (b'_:b <http://p> <http://o> .\\n', b'')
     """
+    triple = _fast_triple(line)
+    if triple is not None:
+        return triple, line[len(triple) - 2 : -3]
     if line.endswith(b" .\n") and not line.startswith(b"<<"):
         body = line[:-3]
         predicate = body.find(b" ") + 1
@@ -293,14 +318,29 @@ def write_sorted_union(nquads: Path, path: Path) -> Written:
             chunk.clear()
 
         limit = SORT_CHUNK_LINES
+        add, split = chunk.add, split_quad
         with nquads.open("rb", buffering=_BUFFER) as lines:
             for line in lines:
-                chunk.add(split_quad(line)[0])
+                # _fast_triple inlined: this loop runs once per quad
+                cut = line.rfind(b" ", 0, len(line) - 3)
+                if (
+                    cut > 0
+                    and line[-4:] == b"> .\n"
+                    and line[cut + 1 : cut + 2] == b"<"
+                    and line.find(b'"', cut) == -1
+                    and line.count(b" ", 0, cut) >= 2
+                ):
+                    add(line[:cut] + b" .\n")
+                else:
+                    add(split(line)[0])
                 if len(chunk) >= limit:
                     spill()
         with _Sink(path) as sink:
-            if not runs:
-                count = _write_unique(sorted(chunk), sink)
+            if not runs:  # one chunk: a set, sorted, has no duplicates
+                ordered = sorted(chunk)
+                for start in range(0, len(ordered), 8192):
+                    sink.write(b"".join(ordered[start : start + 8192]))
+                count = len(ordered)
             else:
                 if chunk:
                     spill()

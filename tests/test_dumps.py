@@ -239,3 +239,12 @@ def test_tricky_literals_survive_every_dump(tmp_path: Path) -> None:
     expected = parse_rdflib(body.encode(), "nt")
     for name, fmt in (("cokg.nt", "nt"), ("cokg.ttl", "turtle"), ("cokg.jsonld", "json-ld")):
         assert isomorphic(parse_rdflib(tmp_path / name, fmt), expected), name
+
+
+def test_split_quad_agrees_with_the_parser_on_the_whole_knowledge_base(
+    written: Path,
+) -> None:
+    lines = (written / "cokg.nq").read_bytes().splitlines(keepends=True)
+    quads = parse((written / "cokg.nq").read_bytes(), RdfFormat.N_QUADS)
+    for line, quad in zip(lines, quads, strict=True):
+        assert split_quad(line) == (f"{quad.triple} .\n".encode(), str(quad.graph_name).encode())
