@@ -47,7 +47,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, cast
 
-from pyoxigraph import BlankNode, DefaultGraph, Literal, NamedNode, Triple, parse, serialize
+from pyoxigraph import (
+    BlankNode,
+    DefaultGraph,
+    Literal,
+    NamedNode,
+    Quad,
+    Triple,
+    parse,
+    serialize,
+)
 
 from cokg import __version__
 from cokg.describe import CONTEXT, prefixes_for
@@ -236,10 +245,10 @@ def _read_quads(path: Path) -> Iterator[Any]:
         yield from parse(handle, NQUADS.oxigraph)
 
 
-def _read_triples(path: Path) -> Iterator[Triple]:
-    with path.open("rb") as handle:
-        for quad in parse(handle, NTRIPLES.oxigraph):
-            yield quad.triple
+def _read_triples(path: Path) -> Iterator[Any]:
+    """Yield the statements of an N-Triples file (as quads in the default graph)."""
+    with path.open("rb", buffering=_BUFFER) as handle:
+        yield from parse(handle, NTRIPLES.oxigraph)
 
 
 def _fast_triple(line: bytes) -> bytes | None:
@@ -409,7 +418,7 @@ def write_jsonld(ntriples: Path, path: Path) -> Written:
         return sink.commit(counter.count)
 
 
-def jsonld_nodes(triples: Iterable[Triple]) -> Iterator[dict[str, Any]]:
+def jsonld_nodes(triples: Iterable[Triple | Quad]) -> Iterator[dict[str, Any]]:
     """Yield one compacted JSON-LD node object per run of triples with the same subject.
 
     Terms and prefixes are those of :data:`cokg.describe.CONTEXT`.
@@ -420,27 +429,42 @@ def jsonld_nodes(triples: Iterable[Triple]) -> Iterator[dict[str, Any]]:
     ...                    Triple(a, NamedNode(RDF + "type"), NamedNode(DCTERMS + "Agent"))]))
     [{'id': 'http://e.org/a', 'title': {'@value': 'A', '@language': 'en'}, 'type': 'dcterms:Agent'}]
     """
-    subject: str | None = None
+    current: object = None
+    subject = ""
     node: dict[str, list[Any]] = {}
+    keys: dict[object, tuple[str, str]] = {}  # predicate → (key for nodes, key for literals)
     for triple in triples:
-        key = _node_id(triple.subject)
-        if key != subject:
-            if subject is not None:
+        if triple.subject != current:
+            if current is not None:
                 yield _node_object(subject, node)
-            subject, node = key, {}
-        prop, obj = triple.predicate.value, triple.object
-        if prop == _RDF_TYPE and isinstance(obj, NamedNode):
-            node.setdefault("type", []).append(_compact(obj.value))
-        elif isinstance(obj, NamedNode | BlankNode):
-            if prop in _IRI_TERMS:
-                node.setdefault(_IRI_TERMS[prop], []).append(_node_id(obj))
+            current, subject, node = triple.subject, _node_id(triple.subject), {}
+        predicate, obj = triple.predicate, triple.object
+        known = keys.get(predicate)
+        if known is None:
+            prop = predicate.value
+            known = keys[predicate] = (
+                "type" if prop == _RDF_TYPE else _IRI_TERMS.get(prop) or _compact(prop),
+                _LITERAL_TERMS.get(prop) or _compact(prop),
+            )
+        if isinstance(obj, NamedNode):
+            if known[0] == "type":
+                node.setdefault("type", []).append(_compact(obj.value))
+            elif predicate.value in _IRI_TERMS:
+                node.setdefault(known[0], []).append(obj.value)
             else:
-                node.setdefault(_compact(prop), []).append({"id": _node_id(obj)})
+                node.setdefault(known[0], []).append({"id": obj.value})
         elif isinstance(obj, Literal):
-            node.setdefault(_LITERAL_TERMS.get(prop) or _compact(prop), []).append(_literal(obj))
-        else:  # an RDF-star quoted triple: not in the knowledge base
+            node.setdefault(known[1], []).append(_literal(obj))
+        elif isinstance(obj, BlankNode):
+            reference = f"_:{obj.value}"
+            if predicate.value in _IRI_TERMS:
+                node.setdefault(known[0], []).append(reference)
+            else:
+                key = _compact(predicate.value) if known[0] == "type" else known[0]
+                node.setdefault(key, []).append({"id": reference})
+        else:  # an RDF 1.2 triple term: not in the knowledge base
             raise CokgError(f"cannot write {triple} in JSON-LD 1.1")
-    if subject is not None:
+    if current is not None:
         yield _node_object(subject, node)
 
 
