@@ -815,6 +815,7 @@ class DumpCache:
             building = Path(tempfile.mkdtemp(prefix=".building-", dir=self.directory))
             try:
                 files = write_dumps(self.store, building, base_iri=self.base_iri, modified=stamp)
+                write_manifest(building, files, storeVersion=version)
                 folder = self.directory / f"v-{stamp.strftime('%Y%m%dT%H%M%S%fZ')}"
                 os.replace(building, folder)
             finally:
