@@ -334,6 +334,7 @@ def dump(
 @base_iri_option
 @click.option(
     "--data-dir",
+    envvar="COKG_DATA_DIR",
     type=click.Path(path_type=Path, file_okay=False),
     default=None,
     help="The folder `cokg serve` uses; the release goes to DATA_DIR/releases/VERSION, and "
