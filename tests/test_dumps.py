@@ -10,8 +10,20 @@ from pathlib import Path
 
 import pytest
 import rdflib
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pyld import jsonld
-from pyoxigraph import QuerySolutions, RdfFormat, parse
+from pyoxigraph import (
+    BlankNode,
+    DefaultGraph,
+    Literal,
+    NamedNode,
+    Quad,
+    QuerySolutions,
+    RdfFormat,
+    parse,
+    serialize,
+)
 from rdflib.compare import isomorphic
 
 from cokg import dumps as dumps_module
@@ -248,3 +260,37 @@ def test_split_quad_agrees_with_the_parser_on_the_whole_knowledge_base(
     quads = parse((written / "cokg.nq").read_bytes(), RdfFormat.N_QUADS)
     for line, quad in zip(lines, quads, strict=True):
         assert split_quad(line) == (f"{quad.triple} .\n".encode(), str(quad.graph_name).encode())
+
+
+LITERAL_TEXT = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=30
+)
+GRAPHS = st.sampled_from([DefaultGraph(), NamedNode("http://e.org/g"), BlankNode("g1")])
+
+
+@st.composite
+def objects(draw: st.DrawFn) -> NamedNode | BlankNode | Literal:
+    kind = draw(st.sampled_from(["iri", "blank", "plain", "lang", "typed"]))
+    text = draw(LITERAL_TEXT)
+    if kind == "iri":
+        return NamedNode("http://e.org/" + "".join(c for c in text if c.isalnum()))
+    if kind == "blank":
+        return BlankNode("b" + "".join(c for c in text if c.isascii() and c.isalnum()))
+    if kind == "lang":
+        return Literal(text, language=draw(st.sampled_from(["en", "de-ch", "fr"])))
+    if kind == "typed":
+        return Literal(text, datatype=NamedNode("http://e.org/type"))
+    return Literal(text)
+
+
+@given(obj=objects(), graph=GRAPHS)
+@settings(max_examples=300, deadline=None)
+def test_split_quad_agrees_with_the_parser_on_any_term(
+    obj: NamedNode | BlankNode | Literal, graph: DefaultGraph | NamedNode | BlankNode
+) -> None:
+    quad = Quad(NamedNode("http://e.org/s"), NamedNode("http://e.org/p"), obj, graph)
+    line = serialize([quad], None, RdfFormat.N_QUADS)
+    assert line is not None
+    triple, found = split_quad(line)
+    assert triple == serialize([quad.triple], None, RdfFormat.N_TRIPLES)
+    assert found == (b"" if isinstance(graph, DefaultGraph) else str(graph).encode())
