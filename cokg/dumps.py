@@ -3,9 +3,10 @@
 :func:`write_dumps` writes the knowledge graph in N-Quads and TriG (the named graphs kept),
 N-Triples, Turtle and JSON-LD (the union of the graphs, each triple once), the ontology and the
 vocabularies on their own in Turtle, and a gzip copy of each file. Every file is streamed: the
-N-Quads dump is read from the store once, and the other files are derived from it on disk; the
-union is sorted and deduplicated with an external merge sort in chunks of bounded size, so
-memory does not grow with the size of the graph. The SHA-256 and the size of every file are
+whole store is read once, into the N-Quads file, and the other whole-graph files are derived
+from it on disk (the ontology and the vocabularies are read graph by graph); the union is
+sorted and deduplicated with an external merge sort in chunks of bounded size, so memory does
+not grow with the size of the graph. The SHA-256 and the size of every file are
 computed while it is written; each file is written under a temporary name and then renamed.
 
 The bytes depend only on the store's content: the union formats are sorted, and gzip writes no
@@ -13,8 +14,8 @@ time stamp and no file name. The JSON-LD dump is compacted with the project's ``
 (:data:`cokg.describe.CONTEXT`, also served at ``/context.jsonld``), written inline so that the
 file can be read offline.
 
-:class:`DumpCache` keeps one set of dumps in a folder for the web app: built when first asked
-for, rebuilt when the store changed, and kept across restarts by a manifest.
+:class:`DumpCache` keeps one set of dumps in a folder for the web app: built (in the
+background) when first asked for, rebuilt when the store changed, and kept across restarts.
 
 >>> import tempfile
 >>> from cokg.store import OxigraphStore
