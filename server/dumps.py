@@ -46,7 +46,7 @@ JSON = "application/json"
 GZIP = "application/gzip"
 IMMUTABLE = "public, max-age=31536000, immutable"
 _METADATA_TYPES = {
-    ".cff": "application/x-yaml",
+    ".cff": "application/yaml",
     ".bib": "application/x-bibtex",
     ".json": JSON,
     ".ttl": "text/turtle",
