@@ -9,7 +9,8 @@ left in ``bench/data/final/synth-{N}-seed1/run/stores/cokg`` (or loads the synth
 base into ``bench/data/dump/synth-{N}-seed1/store`` once, when there is none), then runs every
 step in its own process, one after the other, on the same store:
 
-- cokg: N-Quads from the store (:func:`cokg.dumps.write_nquads`), TriG from it, the sorted,
+- cokg: N-Quads and TriG from the store (:func:`cokg.dumps.write_nquads`,
+  :func:`cokg.dumps.write_trig_from_store`), the sorted,
   deduplicated union in N-Triples (:func:`cokg.dumps.write_sorted_union`), Turtle and JSON-LD
   from the union, and the whole :func:`cokg.dumps.write_dumps` (every file plus gzip);
 - Oxigraph: ``oxigraph dump --format nq`` and ``--format trig``; for the union of the graphs
@@ -42,7 +43,7 @@ OXIGRAPH = Path(sys.executable).parent / "oxigraph"
 
 UNION_CONSTRUCT = "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }"
 STEPS = ("nq", "trig", "nt", "ttl", "jsonld", "all")
-DEPENDS = {"nq": (), "trig": ("nq",), "nt": ("nq",), "ttl": ("nq", "nt"), "jsonld": ("nq", "nt")}
+DEPENDS = {"nq": (), "trig": (), "nt": ("nq",), "ttl": ("nq", "nt"), "jsonld": ("nq", "nt")}
 LABELS = {
     "nq": "N-Quads",
     "trig": "TriG",
@@ -81,8 +82,12 @@ def worker(step: str, store_dir: Path, out: Path) -> dict[str, Any]:
     began = time.perf_counter()
     if step == "nq":
         done = dumps.write_nquads(store, out / "cokg.nq")
+        (out / "nq.json").write_text(json.dumps({"statements": done.statements}), encoding="utf-8")
     elif step == "trig":
-        done = dumps.write_trig(out / "cokg.nq", out / "cokg.trig", base_iri=BASE)
+        quads = json.loads((out / "nq.json").read_text(encoding="utf-8"))["statements"]
+        done = dumps.write_trig_from_store(
+            store, out / "cokg.trig", base_iri=BASE, statements=quads
+        )
     elif step == "nt":
         done = dumps.write_sorted_union(out / "cokg.nq", out / "cokg.nt")
     elif step == "ttl":

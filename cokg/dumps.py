@@ -65,7 +65,7 @@ from cokg.errors import CokgError, NotFound, StoreUnavailable
 from cokg.formats import JSONLD, NQUADS, NTRIPLES, TRIG, TURTLE, Format
 from cokg.namespaces import PREFIXES, RDF, XSD
 from cokg.search import store_fingerprint
-from cokg.store import ReadableStore
+from cokg.store import OxigraphStore, ReadableStore
 
 log = logging.getLogger("cokg.dumps")
 
@@ -395,6 +395,19 @@ def write_trig(nquads: Path, path: Path, *, base_iri: str) -> Written:
         return sink.commit(counter.count)
 
 
+def write_trig_from_store(
+    store: OxigraphStore, path: Path, *, base_iri: str, statements: int
+) -> Written:
+    """Write every quad of the embedded ``store`` to ``path`` in TriG, in Oxigraph itself.
+
+    As fast as ``oxigraph dump``; ``statements`` is the quad count the caller read (from the
+    N-Quads dump of the same store).
+    """
+    with _Sink(path) as sink:
+        store.oxigraph.dump(sink.stream, TRIG.oxigraph, prefixes=prefixes_for(base_iri))
+        return sink.commit(statements)
+
+
 def write_jsonld(ntriples: Path, path: Path) -> Written:
     """Write the sorted N-Triples file ``ntriples`` to ``path`` as compacted JSON-LD.
 
@@ -616,36 +629,45 @@ def _steps(store: ReadableStore, directory: Path, *, base_iri: str) -> list[_Ste
     def part(name: str) -> Callable[[], Written]:
         def write() -> Written:
             prefix = base_iri + _PARTS[name][1]
-            graphs = [g for g in store.graphs() if g.startswith(prefix)]
+            wanted = [g for g in store.graphs() if g.startswith(prefix)]
             with tempfile.TemporaryDirectory(prefix=".part-", dir=directory) as scratch:
-                read, union = Path(scratch) / "graphs.nt", Path(scratch) / "union.nt"
+                read, merged = Path(scratch) / "graphs.nt", Path(scratch) / "union.nt"
                 with read.open("wb") as handle:
-                    for graph in graphs:
+                    for graph in wanted:
                         store.dump(handle, NTRIPLES, graph=graph)
-                write_sorted_union(read, union)
-                return write_turtle(union, directory / f"{name}.ttl", base_iri=base_iri)
+                write_sorted_union(read, merged)
+                return write_turtle(merged, directory / f"{name}.ttl", base_iri=base_iri)
 
         return write
 
     def whole(fmt: Format) -> str:
         return f"{WHOLE}.{fmt.extension}"
 
+    quads: list[Written] = []
+
+    def nquads() -> Written:
+        quads.append(write_nquads(store, nq))
+        return quads[0]
+
+    def trig() -> Written:
+        if isinstance(store, OxigraphStore):  # Oxigraph serialises its own store faster
+            return write_trig_from_store(
+                store, directory / whole(TRIG), base_iri=base_iri, statements=quads[0].statements
+            )
+        return write_trig(nq, directory / whole(TRIG), base_iri=base_iri)
+
+    def turtle() -> Written:
+        return write_turtle(nt, directory / whole(TURTLE), base_iri=base_iri)
+
+    def jsonld() -> Written:
+        return write_jsonld(nt, directory / whole(JSONLD))
+
     return [
-        _Step(whole(NQUADS), graphs, NQUADS, lambda: write_nquads(store, nq)),
-        _Step(
-            whole(TRIG),
-            graphs,
-            TRIG,
-            lambda: write_trig(nq, directory / whole(TRIG), base_iri=base_iri),
-        ),
+        _Step(whole(NQUADS), graphs, NQUADS, nquads),
+        _Step(whole(TRIG), graphs, TRIG, trig),
         _Step(whole(NTRIPLES), union, NTRIPLES, lambda: write_sorted_union(nq, nt)),
-        _Step(
-            whole(TURTLE),
-            union,
-            TURTLE,
-            lambda: write_turtle(nt, directory / whole(TURTLE), base_iri=base_iri),
-        ),
-        _Step(whole(JSONLD), union, JSONLD, lambda: write_jsonld(nt, directory / whole(JSONLD))),
+        _Step(whole(TURTLE), union, TURTLE, turtle),
+        _Step(whole(JSONLD), union, JSONLD, jsonld),
         *(_Step(f"{n}.ttl", _PARTS[n][0], TURTLE, part(n)) for n in _PARTS),
     ]
 
@@ -861,5 +883,6 @@ __all__ = [
     "write_nquads",
     "write_sorted_union",
     "write_trig",
+    "write_trig_from_store",
     "write_turtle",
 ]

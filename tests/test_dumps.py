@@ -28,7 +28,14 @@ from rdflib.compare import isomorphic
 
 from cokg import dumps as dumps_module
 from cokg.describe import CONTEXT
-from cokg.dumps import DumpCache, dump_names, read_manifest, split_quad, write_dumps
+from cokg.dumps import (
+    DumpCache,
+    dump_names,
+    read_manifest,
+    split_quad,
+    write_dumps,
+    write_trig,
+)
 from cokg.errors import NotFound
 from cokg.formats import NTRIPLES, TURTLE
 from cokg.load import open_knowledge_base
@@ -294,3 +301,15 @@ def test_split_quad_agrees_with_the_parser_on_any_term(
     triple, found = split_quad(line)
     assert triple == serialize([quad.triple], None, RdfFormat.N_TRIPLES)
     assert found == (b"" if isinstance(graph, DefaultGraph) else str(graph).encode())
+
+
+def test_trig_derived_from_the_nquads_file_equals_trig_from_the_store(
+    store: OxigraphStore, written: Path, tmp_path: Path
+) -> None:
+    """Stores other than the embedded one get their TriG from the N-Quads file."""
+    derived = write_trig(written / "cokg.nq", tmp_path / "cokg.trig", base_iri=BASE)
+    assert derived.statements == store.count()
+    ours = parse_dataset((tmp_path / "cokg.trig").read_bytes(), "trig")
+    native = parse_dataset((written / "cokg.trig").read_bytes(), "trig")
+    assert len(ours) == len(native) == store.count()
+    assert {q[3] for q in ours} == {q[3] for q in native}
