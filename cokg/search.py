@@ -33,6 +33,7 @@ written as one word ("coproduction") or two ("co production").
 from __future__ import annotations
 
 import hashlib
+import heapq
 import html
 import json
 import re
@@ -401,6 +402,7 @@ class SearchIndex:
         self._lock = threading.RLock()
         self._generation = 0  # bumped by every change, so cached answers know when to go
         self._cached: tuple[int, Any] | None = None
+        self._counts: tuple[int, dict[str, dict[int, int]]] | None = None
         self._checked = 0.0
         self.builds = 0
         try:
@@ -808,7 +810,6 @@ class SearchIndex:
                     hits = self._title_page("1", [], page, size)
                 else:
                     selected = combine(text_query, filters)
-                    counted, years = self._aggregate(searcher, selected, facets=facets)
                     if text_query is None:
                         total = _count(searcher.search(selected, 1, count=True))
                         common = total * 20 >= searcher.num_docs
@@ -816,6 +817,7 @@ class SearchIndex:
                         hits = self._title_page(where, parameters, page, size)
                     else:
                         total, hits = self._ranked_page(searcher, selected, page, size)
+                    counted, years = self._aggregate(searcher, selected, facets=facets, total=total)
                 counts = self._facet_counts(counted, selection) if facets else {}
             except ValueError as e:  # never expected: queries are built, not parsed
                 raise SearchError(f"the search could not be run: {e}") from e
@@ -839,28 +841,81 @@ class SearchIndex:
     ) -> tuple[int, list[tuple[str, int, int]], tuple[int, int] | None]:
         """Total, facet counts and years of every entry, cached until the index changes."""
         if self._cached is None or self._cached[0] != self._generation:
-            counted, years = self._aggregate(searcher, tantivy.Query.all_query(), facets=True)
+            counted, years = self._aggregate(
+                searcher, tantivy.Query.all_query(), facets=True, total=0
+            )
             self._cached = (self._generation, (len(self), counted, years))
         answer: tuple[int, list[tuple[str, int, int]], tuple[int, int] | None] = self._cached[1]
         return answer
 
     def _aggregate(
-        self, searcher: tantivy.Searcher, selected: tantivy.Query, *, facets: bool
+        self, searcher: tantivy.Searcher, selected: tantivy.Query, *, facets: bool, total: int
     ) -> tuple[list[tuple[str, int, int]], tuple[int, int] | None]:
-        """The (facet, value id, count) of the selection's most frequent values, and its years."""
+        """The (facet, value id, count) of the selection's most frequent values, and its years.
+
+        ``total`` is the selection's size: when it holds more than four fifths of the entries,
+        its counts are those of every entry (cached) less those of the rest, quicker to count.
+        """
         # More values than shown are asked for, so that ties at the last place are broken by
         # label here as a SPARQL ORDER BY would, not by tantivy's order.
-        request = aggregations(list(FACETS) if facets else [], FACET_VALUES * 4)
-        answer = searcher.aggregate(selected, request)
-        counted = [
-            (facet, int(bucket["key"]), int(bucket["doc_count"]))
-            for facet in (FACETS if facets else ())
-            for bucket in answer.get(facet, {}).get("buckets", [])
-        ]
+        wanted = list(FACETS) if facets else []
+        complement = facets and total * 5 > searcher.num_docs * 4 and self._countable()
+        answer = searcher.aggregate(
+            selected, aggregations([] if complement else wanted, FACET_VALUES * 4)
+        )
         low = answer.get("start_year", {}).get("value")
         high = answer.get("end_year", {}).get("value")
         years = None if low is None or high is None else (int(low), int(high))
+        if not complement:
+            counted = [
+                (facet, int(bucket["key"]), int(bucket["doc_count"]))
+                for facet in wanted
+                for bucket in answer.get(facet, {}).get("buckets", [])
+            ]
+            return counted, years
+        everything = self._all_counts(searcher)
+        rest = tantivy.Query.boolean_query(
+            [
+                (tantivy.Occur.Must, tantivy.Query.all_query()),
+                (tantivy.Occur.MustNot, selected),
+            ]
+        )
+        others = searcher.aggregate(rest, aggregations(wanted, _ALL_VALUES, years=False))
+        counted = []
+        for facet in wanted:
+            less = {
+                int(bucket["key"]): int(bucket["doc_count"])
+                for bucket in others.get(facet, {}).get("buckets", [])
+            }
+            remaining = (
+                (facet, value_id, count - less.get(value_id, 0))
+                for value_id, count in everything[facet].items()
+            )
+            counted += heapq.nlargest(
+                FACET_VALUES * 4, (c for c in remaining if c[2] > 0), key=lambda c: c[2]
+            )
         return counted, years
+
+    def _countable(self) -> bool:
+        """Tell whether every facet value fits in one aggregation (the complement's counts)."""
+        row = self._db.execute("SELECT COUNT(*) FROM facet_values").fetchone()
+        return int(row[0]) < _ALL_VALUES
+
+    def _all_counts(self, searcher: tantivy.Searcher) -> dict[str, dict[int, int]]:
+        """How many entries have each facet value, cached until the index changes."""
+        if self._counts is None or self._counts[0] != self._generation:
+            answer = searcher.aggregate(
+                tantivy.Query.all_query(), aggregations(list(FACETS), _ALL_VALUES, years=False)
+            )
+            counts = {
+                facet: {
+                    int(bucket["key"]): int(bucket["doc_count"])
+                    for bucket in answer.get(facet, {}).get("buckets", [])
+                }
+                for facet in FACETS
+            }
+            self._counts = (self._generation, counts)
+        return self._counts[1]
 
     def _title_page(self, where: str, parameters: list[Any], page: int, size: int) -> list[Hit]:
         """One page of the selection (no text) in title order, with the description's start."""
@@ -1049,6 +1104,8 @@ def _highlighted(
 
 
 _BATCH_ROWS = 50_000
+_ALL_VALUES = 60_000
+"""Buckets asked of an aggregation that must count every value (tantivy allows 65 000)."""
 
 
 @dataclass

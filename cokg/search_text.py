@@ -252,12 +252,12 @@ def combine(text: tantivy.Query | None, filters: list[tantivy.Query]) -> tantivy
     return tantivy.Query.boolean_query(clauses)
 
 
-def aggregations(facets: Sequence[str], values: int) -> dict[str, Any]:
+def aggregations(facets: Sequence[str], values: int, *, years: bool = True) -> dict[str, Any]:
     """Return the aggregation request of facet counts (``values`` per facet) and year bounds."""
-    request: dict[str, Any] = {
-        "start_year": {"min": {"field": "start_year"}},
-        "end_year": {"max": {"field": "end_year"}},
-    }
+    request: dict[str, Any] = {}
+    if years:
+        request["start_year"] = {"min": {"field": "start_year"}}
+        request["end_year"] = {"max": {"field": "end_year"}}
     for facet in facets:
         # segment_size: every value of a segment is counted, so the counts are exact
         # whatever the number of segments (tantivy's default keeps 10 × size per segment)

@@ -136,6 +136,25 @@ def test_facet_counts_equal_sparql_group_by(
     assert expected
 
 
+@pytest.mark.parametrize("text", ["research", "public"])
+def test_facet_counts_of_a_selection_equal_sparql_group_by(
+    index: SearchIndex, kb: OxigraphStore, text: str
+) -> None:
+    # "research" matches five entries of six: its counts are every entry's less the rest's
+    found = index.iris(text)
+    assert found and len(found) < len(index)
+    for facet in FACETS:
+        sparql = (
+            "SELECT ?value (COUNT(DISTINCT ?entry) AS ?n) WHERE { "
+            + values_block(found)
+            + f" ?entry a schema:ResearchProject . {FACETS[facet].pattern} }} GROUP BY ?value"
+        )
+        result = kb.query(sparql)
+        assert isinstance(result, QuerySolutions)
+        expected = {row["value"].value: int(row["n"].value) for row in result}
+        assert {v.iri: v.count for v in index.search(text).facets[facet]} == expected
+
+
 def test_keyword_count_equals_an_independent_sparql_count(
     index: SearchIndex, kb: OxigraphStore
 ) -> None:
