@@ -104,7 +104,9 @@ def sparql_iri(iri: str) -> str:
 
 def describe_query(iri: str) -> str:
     """Return the SPARQL CONSTRUCT query that builds the description of ``iri``."""
-    labels = " ".join(f"<{p}>" for p in (RDF + "type", *LABEL_PROPERTIES))
+    # FILTER(?p IN …), not VALUES ?p: Oxigraph joins a VALUES block first, scanning every
+    # rdf:type and label triple of the store (seconds at 100 000 entries) before ``?s``.
+    labels = ", ".join(f"<{p}>" for p in (RDF + "type", *LABEL_PROPERTIES))
     return f"""PREFIX rdf: <{RDF}>
 CONSTRUCT {{ ?s ?p ?o }}
 WHERE {{
@@ -116,8 +118,7 @@ WHERE {{
   UNION
   {{ # the types and labels of every resource it points to
     {sparql_iri(iri)} ?via ?s . FILTER(isIRI(?s))
-    VALUES ?p {{ {labels} }}
-    ?s ?p ?o }}
+    ?s ?p ?o . FILTER(?p IN ({labels})) }}
 }}"""
 
 
