@@ -67,7 +67,7 @@ MAX_PAGE_SIZE = 100
 MAX_PAGE = 1_000_000
 FACET_VALUES = 50
 """Values listed per facet (the most frequent in the selection; a chosen one always is)."""
-_SCHEMA_VERSION = "3"
+_SCHEMA_VERSION = "4"
 
 
 _OPEN, _CLOSE = "\x02", "\x03"  # highlight markers: control characters never indexed
@@ -440,7 +440,7 @@ class SearchIndex:
             CREATE TABLE IF NOT EXISTS entries (
                 id INTEGER PRIMARY KEY, iri TEXT UNIQUE NOT NULL, graph TEXT NOT NULL,
                 title TEXT NOT NULL, sort_title TEXT NOT NULL, period TEXT,
-                start_year INTEGER, end_year INTEGER, description TEXT NOT NULL);
+                start_year INTEGER, end_year INTEGER, opening TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS facet_values (
                 id INTEGER PRIMARY KEY, facet TEXT NOT NULL, iri TEXT NOT NULL,
                 key TEXT NOT NULL, label TEXT NOT NULL, UNIQUE (facet, iri));
@@ -517,6 +517,8 @@ class SearchIndex:
             self._set_fingerprint(fingerprint)
             self._generation += 1
             self.builds += 1
+        if self.path is not None:  # a build went through the write-ahead log: give it back
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._checked = time.monotonic()
         return count
 
@@ -638,7 +640,7 @@ class SearchIndex:
         clean = {c: _CONTROL.sub(" ", texts.get(c, "")) for c in COLUMNS}
         cursor = db.execute(
             "INSERT INTO entries (iri, graph, title, sort_title, period, start_year, end_year,"
-            " description) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " opening) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 entry.iri,
                 entry.graph,
@@ -647,7 +649,7 @@ class SearchIndex:
                 entry.period,
                 entry.start_year,
                 entry.end_year,
-                clean["description"],
+                _opening(clean["description"][:240]),
             ),
         )
         rowid = int(cursor.lastrowid or 0)
@@ -921,7 +923,7 @@ class SearchIndex:
         """One page of the selection (no text) in title order, with the description's start."""
         rows = self._db.execute(
             "SELECT e.iri, e.title, e.period, e.start_year, e.end_year, "
-            f"substr(e.description, 1, 240) FROM entries AS e WHERE {where} "
+            f"e.opening FROM entries AS e WHERE {where} "
             "ORDER BY e.sort_title, e.id LIMIT ? OFFSET ?",
             [*parameters, size, (page - 1) * size],
         ).fetchall()
@@ -931,12 +933,12 @@ class SearchIndex:
                 title=title,
                 score=None,
                 marked_title=title,
-                marked_snippet=_opening(description),
+                marked_snippet=opening,
                 period=period,
                 start_year=start,
                 end_year=end,
             )
-            for iri, title, period, start, end, description in rows
+            for iri, title, period, start, end, opening in rows
         ]
 
     def _ranked_page(
