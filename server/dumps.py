@@ -60,7 +60,7 @@ class DumpService:
         state = app.extensions["cokg"]
         folder = app.config.get("DUMPS_DIR")
         if folder:
-            directory = Path(folder)
+            directory = Path(str(folder))
         else:
             directory = Path(tempfile.mkdtemp(prefix="cokg-dumps-"))
             weakref.finalize(self, _remove, directory)
@@ -72,7 +72,7 @@ class DumpService:
             check_every=float(app.config.get("DUMPS_CHECK_SECONDS", 60)),
         )
         releases = app.config.get("RELEASES_DIR")
-        self.releases_dir = Path(releases) if releases else None
+        self.releases_dir = Path(str(releases)) if releases else None
         self.base_iri = state.base_iri
         state.on_write.append(self.on_write)
 
