@@ -5,8 +5,8 @@ releases pages, and the page of every resource the knowledge base describes (eve
 under ``{base}id/``, the ontology and its terms; every one has a type, and reading the typed
 subjects is far cheaper than scanning every triple). A sitemap file holds at most
 :data:`URLS_PER_FILE` URLs (the protocol's limit is 50 000); past that, ``/sitemap.xml`` is a
-sitemap index that points to ``/sitemap-1.xml``, ``/sitemap-2.xml``… Each file is written as
-it is read from the store.
+sitemap index that points to ``/sitemap-1.xml``, ``/sitemap-2.xml``… The list of pages is
+read from the store once per store version (:class:`PageList`) and each file streamed from it.
 
 ``robots.txt`` lets crawlers read the pages and names the sitemap, but keeps them away from
 what costs the server a query per URL and never ends (``/sparql``, the query page and search
@@ -17,7 +17,13 @@ the listings stay open).
 from __future__ import annotations
 
 import math
+import os
+import tempfile
+import threading
+import time
+import weakref
 from collections.abc import Iterator
+from pathlib import Path
 from xml.sax.saxutils import escape
 
 from flask import Blueprint, Response, current_app, request, stream_with_context, url_for
@@ -25,6 +31,8 @@ from flask import Blueprint, Response, current_app, request, stream_with_context
 from cokg.describe import sparql_iri
 from cokg.errors import NotFound
 from cokg.namespaces import COP, COP_ONTOLOGY
+from cokg.search import store_fingerprint
+from cokg.store import ReadableStore
 
 from .dumps import EXTENSION, dump_service
 from .resources import as_uri, data_url, page_url, path_of, resource_path
@@ -38,6 +46,9 @@ URLS_PER_FILE = 50_000
 SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
 XML = "application/xml"
 CACHE_CONTROL = "public, max-age=3600"
+STRIDE = 1000
+"""Lines of the page list between two marks (a sitemap file seeks to one and skips the rest)."""
+_PAGES = "cokg.discovery.pages"
 
 
 @discovery.app_context_processor
@@ -83,25 +94,108 @@ def _literal(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
+class PageList:
+    """The resource paths that have a page, written once per store version to a file.
+
+    The store is read once (no ``ORDER BY``: sorting half a million IRIs takes the engine a
+    minute and a half at 100 000 entries), one path per line, in the order the engine returns
+    them; every sitemap file is then a slice of that file, read from a mark kept every
+    :data:`STRIDE` lines. Memory does not grow with the number of pages. The version is
+    :func:`cokg.search.store_fingerprint`, checked at most once per ``check_every`` seconds;
+    :meth:`invalidate` (called after every write through the app) forces a new list.
+    """
+
+    def __init__(self, store: ReadableStore, *, check_every: float = 60.0) -> None:
+        self._store = store
+        self._check_every = check_every
+        self._lock = threading.Lock()
+        self._built: tuple[Path, int, list[int]] | None = None
+        self._fingerprint: str | None = None
+        self._checked = 0.0
+        self._files: list[Path] = []  # the current file, for the finaliser to remove
+        weakref.finalize(self, _remove_files, self._files)
+
+    def invalidate(self, _event: object = None) -> None:
+        """Forget the list: the next request reads the store again."""
+        with self._lock:
+            self._fingerprint = None
+
+    def current(self) -> tuple[Path, int, list[int]]:
+        """Return the list's file, its number of lines and its marks, rebuilt if stale."""
+        with self._lock:
+            now = time.monotonic()
+            built = self._built
+            if (
+                built is None
+                or self._fingerprint is None
+                or now - self._checked >= self._check_every
+            ):
+                version = store_fingerprint(self._store)
+                self._checked = now
+                if built is None or version != self._fingerprint:
+                    built = self._build()
+                    self._fingerprint = version
+            return built
+
+    def _build(self) -> tuple[Path, int, list[int]]:
+        query = f"SELECT DISTINCT ?s WHERE {{ ?s a ?type {_subjects_filter()} }}"
+        handle, name = tempfile.mkstemp(prefix="cokg-sitemap-", suffix=".txt")
+        count, position, marks = 0, 0, []
+        with os.fdopen(handle, "wb") as out:
+            for row in self._store.query(query):  # type: ignore[union-attr]
+                path = path_of(row["s"].value)
+                if path is None or "\n" in path:
+                    continue
+                if count % STRIDE == 0:
+                    marks.append(position)
+                line = path.encode("utf-8") + b"\n"
+                out.write(line)
+                position += len(line)
+                count += 1
+        _remove_files(self._files)  # a reader still holding the old file open reads on
+        self._files.append(Path(name))
+        self._built = (Path(name), count, marks)
+        return self._built
+
+    def paths(self, start: int, stop: int) -> Iterator[str]:
+        """Yield the resource paths from line ``start`` up to (not including) ``stop``."""
+        file, count, marks = self.current()
+        stop = min(stop, count)
+        if start >= stop:
+            return
+        with file.open("rb") as lines:
+            lines.seek(marks[start // STRIDE])
+            for _ in range(start % STRIDE):
+                lines.readline()
+            for _ in range(stop - start):
+                yield lines.readline().rstrip(b"\n").decode("utf-8")
+
+
+def _remove_files(files: list[Path]) -> None:
+    while files:
+        files.pop().unlink(missing_ok=True)
+
+
+def page_list() -> PageList:
+    """Return the app's :class:`PageList`, made on first use."""
+    pages = current_app.extensions.get(_PAGES)
+    if not isinstance(pages, PageList):
+        state = cokg_state()
+        pages = PageList(state.store)
+        state.on_write.append(pages.invalidate)
+        current_app.extensions[_PAGES] = pages
+    return pages
+
+
 def resource_count() -> int:
     """Return how many resources have a page of their own."""
-    query = f"SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE {{ ?s a ?type {_subjects_filter()} }}"
-    rows = list(cokg_state().store.query(query))  # type: ignore[arg-type]
-    return int(rows[0]["n"].value) if rows else 0
+    return page_list().current()[1]
 
 
 def resource_pages(offset: int, limit: int) -> Iterator[str]:
-    """Yield the local page URLs of resources, in IRI order, from ``offset``."""
-    if limit <= 0:
-        return
-    query = (
-        f"SELECT DISTINCT ?s WHERE {{ ?s a ?type {_subjects_filter()} }} "
-        f"ORDER BY ?s OFFSET {offset} LIMIT {limit}"
-    )
-    for row in cokg_state().store.query(query):  # type: ignore[union-attr]
-        path = path_of(row["s"].value)
-        if path is not None:
-            yield page_url(path)
+    """Yield the local page URLs of resources from ``offset`` (in the list's order)."""
+    for path in page_list().paths(offset, offset + limit):
+        yield page_url(path)
 
 
 def _urlset(urls: Iterator[str]) -> Iterator[str]:

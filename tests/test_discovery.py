@@ -7,6 +7,7 @@ import math
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from html.parser import HTMLParser
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
@@ -161,3 +162,24 @@ def test_pages_link_their_data_in_the_head(client: FlaskClient, path: str) -> No
     assert ("alternate", "application/ld+json", f"/data/{path}.jsonld") in links
     described = [link for link in parser.links if link.get("rel") == "describedby"]
     assert len(described) == 1
+
+
+def test_the_sitemap_follows_writes(tmp_path: Path) -> None:
+    kb = open_knowledge_base()
+    try:
+        app = create_app(
+            {"TESTING": True, "WRITE_TOKEN": "t", "DUMPS_DIR": str(tmp_path)}, store=kb
+        )
+        client = app.test_client()
+        _, before = locations(client)
+        put = client.put(
+            "/rdf-graph-store",
+            query_string={"graph": BASE + "id/graph/extra"},
+            data=f"<{BASE}id/person/extra> a <http://xmlns.com/foaf/0.1/Person> .",
+            headers={"Content-Type": "text/turtle", "Authorization": "Bearer t"},
+        )
+        assert put.status_code in (201, 204), put.data
+        _, after = locations(client)
+        assert set(after) - set(before) == {"http://localhost/page/person/extra"}
+    finally:
+        kb.close()
