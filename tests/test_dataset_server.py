@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import rdflib
+from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 from pyld import jsonld
@@ -21,6 +22,7 @@ from rdflib import Literal, URIRef
 from rdflib.compare import isomorphic
 from rdflib.namespace import RDF, XSD
 
+from cokg.cli import main
 from cokg.describe import CONTEXT
 from cokg.load import open_knowledge_base
 from cokg.namespaces import DEFAULT_BASE_IRI
@@ -386,3 +388,13 @@ def test_without_releases_the_page_says_how_to_cite_the_live_graph(client: Flask
     _, text = page(client)
     assert "No release has been made yet" in text
     assert "cokg contributors. <cite>The co-production knowledge base</cite>" in text
+
+
+def test_cokg_validate_accepts_the_served_description(client: FlaskClient, tmp_path: Path) -> None:
+    # cokg validate reads files through an Oxigraph store, which keeps every integer type as
+    # xsd:integer: the shapes accept that for dcat:byteSize.
+    path = tmp_path / "void.ttl"
+    path.write_bytes(client.get("/.well-known/void").data)
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exit_code == 0, result.stdout
+    assert "conforms" in result.stdout
