@@ -24,6 +24,7 @@ from rdflib.namespace import RDF, XSD
 
 from cokg.cli import main
 from cokg.describe import CONTEXT
+from cokg.formats import TURTLE
 from cokg.load import open_knowledge_base
 from cokg.namespaces import DEFAULT_BASE_IRI
 from cokg.release import make_release
@@ -398,3 +399,25 @@ def test_cokg_validate_accepts_the_served_description(client: FlaskClient, tmp_p
     result = CliRunner().invoke(main, ["validate", str(path)])
     assert result.exit_code == 0, result.stdout
     assert "conforms" in result.stdout
+
+
+def test_labels_on_the_page_are_text_never_markup(tmp_path: Path) -> None:
+    store = OxigraphStore()
+    label = "<script>alert('x')</script> & co"
+    store.replace_graph(
+        BASE + "id/graph/e",
+        f"""
+        @prefix schema: <https://schema.org/> . @prefix dcterms: <http://purl.org/dc/terms/> .
+        @prefix skos: <http://www.w3.org/2004/02/skos/core#> .
+        <{BASE}id/project/e> a schema:ResearchProject ; dcterms:title "E"@en ;
+            dcterms:subject <{BASE}id/concept/keywords/k> .
+        <{BASE}id/concept/keywords/k> a skos:Concept ; skos:prefLabel "{label}"@en .
+        """.encode(),
+        TURTLE,
+    )
+    app = create_app({"TESTING": True, "DUMPS_DIR": str(tmp_path)}, store=store)
+    parsed, text = page(app.test_client())
+    assert "<script>alert" not in text
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; co" in text
+    assert json.loads(parsed.scripts[0])["@type"] == "Dataset"  # still one JSON-LD script
+    assert len(parsed.scripts) == 1
