@@ -421,3 +421,12 @@ def test_labels_on_the_page_are_text_never_markup(tmp_path: Path) -> None:
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; co" in text
     assert json.loads(parsed.scripts[0])["@type"] == "Dataset"  # still one JSON-LD script
     assert len(parsed.scripts) == 1
+
+
+@pytest.mark.parametrize("url", ["/", "/search", "/query", "/page/project/imagine"])
+def test_every_page_shows_the_licence_and_leads_to_the_dataset(
+    client: FlaskClient, url: str
+) -> None:
+    text = client.get(url, headers={"Accept": BROWSER}).get_data(as_text=True)
+    assert '<a href="https://creativecommons.org/licenses/by/4.0/">CC BY 4.0</a>' in text
+    assert 'href="/page/dataset"' in text
