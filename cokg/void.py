@@ -410,7 +410,6 @@ def dataset_description(
 
     if version is None:
         service = NamedNode(endpoint)
-        add(d, DCAT + "accessService", service)
         add(service, RDF + "type", NamedNode(DCAT + "DataService"))
         add(service, DCTERMS + "title", Literal(f"SPARQL endpoint of {TITLE}", language="en"))
         add(service, DCAT + "endpointURL", NamedNode(endpoint))
@@ -433,7 +432,6 @@ def dataset_description(
         add(node, DCAT + "byteSize", typed(dump.byte_size, XSD + "nonNegativeInteger"))
         add(node, DCTERMS + "license", NamedNode(LICENSE))
         add(node, DCTERMS + "modified", typed(_utc(dump.modified), XSD + "dateTime"))
-        add(node, VOID + "triples", typed(dump.statements, XSD + "integer"))
         checksum = BlankNode(f"checksum-{index}")
         add(node, SPDX + "checksum", checksum)
         add(checksum, RDF + "type", NamedNode(SPDX + "Checksum"))

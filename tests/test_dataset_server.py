@@ -103,7 +103,7 @@ def test_endpoint_and_uri_space_are_this_server(client: FlaskClient) -> None:
     endpoint = URIRef("http://localhost/sparql")
     assert (DATASET, VOID.sparqlEndpoint, endpoint) in graph
     assert (DATASET, VOID.uriSpace, Literal(BASE + "id/")) in graph
-    service = graph.value(DATASET, DCAT.accessService)
+    service = graph.value(predicate=DCAT.servesDataset, object=DATASET)  # DCAT 3: no link back
     assert (service, DCAT.endpointURL, endpoint) in graph
     answer = client.get("/sparql", query_string={"query": "ASK {}"})
     assert answer.status_code == 200

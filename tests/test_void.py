@@ -151,7 +151,7 @@ def test_live_description_conforms_to_the_shapes(
     assert (DATASET, VOID.sparqlEndpoint, URIRef(BASE + "sparql")) in graph
     assert (DATASET, VOID.uriSpace, Literal(BASE + "id/")) in graph
     assert integer(graph, DATASET, VOID.triples) == store.count()
-    service = graph.value(DATASET, DCAT.accessService)
+    service = graph.value(predicate=DCAT.servesDataset, object=DATASET)  # DCAT 3: no link back
     assert (service, DCAT.endpointURL, URIRef(BASE + "sparql")) in graph
     assert (service, DCAT.servesDataset, DATASET) in graph
 
