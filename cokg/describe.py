@@ -105,7 +105,8 @@ def sparql_iri(iri: str) -> str:
 def describe_query(iri: str) -> str:
     """Return the SPARQL CONSTRUCT query that builds the description of ``iri``."""
     # FILTER(?p IN …), not VALUES ?p: Oxigraph joins a VALUES block first, scanning every
-    # rdf:type and label triple of the store (seconds at 100 000 entries) before ``?s``.
+    # rdf:type and label triple of the store (seconds at 100 000 entries) before ``?s``; and
+    # each linked resource once (an entry names its keywords and contributors twice).
     labels = ", ".join(f"<{p}>" for p in (RDF + "type", *LABEL_PROPERTIES))
     return f"""PREFIX rdf: <{RDF}>
 CONSTRUCT {{ ?s ?p ?o }}
@@ -117,7 +118,7 @@ WHERE {{
     ?node rdf:rest* ?s . ?s ?p ?o }}
   UNION
   {{ # the types and labels of every resource it points to
-    {sparql_iri(iri)} ?via ?s . FILTER(isIRI(?s))
+    {{ SELECT DISTINCT ?s WHERE {{ {sparql_iri(iri)} ?via ?s . FILTER(isIRI(?s)) }} }}
     ?s ?p ?o . FILTER(?p IN ({labels})) }}
 }}"""
 
