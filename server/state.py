@@ -23,12 +23,12 @@ class WriteEvent:
 
     ``graphs`` names the graphs written (``None`` in it: the default graph); ``graphs`` is
     None when any graph may have changed (a SPARQL Update). ``update`` is the text of that
-    update as it ran, for a subscriber that can tell what it wrote.
+    update as it ran, for a subscriber that can tell what it wrote (not compared).
     """
 
     operation: Literal["update", "replace", "add", "delete"]
     graphs: tuple[str | None, ...] | None
-    update: str | None = None
+    update: str | None = field(default=None, compare=False)
 
 
 @dataclass
