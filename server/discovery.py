@@ -2,7 +2,8 @@
 
 The sitemap lists every HTML page a person reads: the home, search, query, dataset, dumps and
 releases pages, and the page of every resource the knowledge base describes (every subject
-under ``{base}id/``, the ontology and its terms; every one has a type, and reading the typed
+under ``{base}id/``, the ontology and its terms, and any other IRI the store describes, such as a
+document whose IRI is its DOI, at ``/page?uri=…``; every one has a type, and reading the typed
 subjects is far cheaper than scanning every triple). A sitemap file holds at most
 :data:`URLS_PER_FILE` URLs (the protocol's limit is 50 000); past that, ``/sitemap.xml`` is a
 sitemap index that points to ``/sitemap-1.xml``, ``/sitemap-2.xml``… The list of pages is
@@ -28,14 +29,12 @@ from xml.sax.saxutils import escape
 
 from flask import Blueprint, Response, current_app, request, stream_with_context, url_for
 
-from cokg.describe import sparql_iri
 from cokg.errors import NotFound
-from cokg.namespaces import COP, COP_ONTOLOGY
 from cokg.search import store_fingerprint
 from cokg.store import ReadableStore
 
 from .dumps import EXTENSION, dump_service
-from .resources import as_uri, data_url, page_url, path_of, resource_path
+from .resources import Resource, as_uri, data_url, page_url, resource_path
 from .state import cokg_state
 
 discovery = Blueprint("discovery", __name__)
@@ -83,22 +82,16 @@ def fixed_pages() -> list[str]:
 
 
 def _subjects_filter() -> str:
-    space = cokg_state().base_iri + "id/"
-    return (
-        f'FILTER(isIRI(?s) && (STRSTARTS(STR(?s), "{_literal(space)}") '
-        f'|| STRSTARTS(STR(?s), "{COP}") || ?s = {sparql_iri(COP_ONTOLOGY)}))'
-    )
-
-
-def _literal(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"')
+    # Every IRI the store gives a type has a page: the server's own under /page/…, any
+    # other (a document whose IRI is its DOI) at /page?uri=….
+    return "FILTER(isIRI(?s))"
 
 
 class PageList:
-    """The resource paths that have a page, written once per store version to a file.
+    """The local URLs of the resource pages, written once per store version to a file.
 
     The store is read once (no ``ORDER BY``: sorting half a million IRIs takes the engine a
-    minute and a half at 100 000 entries), one path per line, in the order the engine returns
+    minute and a half at 100 000 entries), one URL per line, in the order the engine returns
     them; every sitemap file is then a slice of that file, read from a mark kept every
     :data:`STRIDE` lines. Memory does not grow with the number of pages. The version is
     :func:`cokg.search.store_fingerprint`, checked at most once per ``check_every`` seconds;
@@ -143,12 +136,12 @@ class PageList:
         count, position, marks = 0, 0, []
         with os.fdopen(handle, "wb") as out:
             for row in self._store.query(query):  # type: ignore[union-attr]
-                path = path_of(row["s"].value)
-                if path is None or "\n" in path:
+                url = Resource.of(row["s"].value).page_url()
+                if "\n" in url:
                     continue
                 if count % STRIDE == 0:
                     marks.append(position)
-                line = path.encode("utf-8") + b"\n"
+                line = url.encode("utf-8") + b"\n"
                 out.write(line)
                 position += len(line)
                 count += 1
@@ -157,8 +150,8 @@ class PageList:
         self._built = (Path(name), count, marks)
         return self._built
 
-    def paths(self, start: int, stop: int) -> Iterator[str]:
-        """Yield the resource paths from line ``start`` up to (not including) ``stop``."""
+    def urls(self, start: int, stop: int) -> Iterator[str]:
+        """Yield the local page URLs from line ``start`` up to (not including) ``stop``."""
         file, count, marks = self.current()
         stop = min(stop, count)
         if start >= stop:
@@ -194,8 +187,7 @@ def resource_count() -> int:
 
 def resource_pages(offset: int, limit: int) -> Iterator[str]:
     """Yield the local page URLs of resources from ``offset`` (in the list's order)."""
-    for path in page_list().paths(offset, offset + limit):
-        yield page_url(path)
+    yield from page_list().urls(offset, offset + limit)
 
 
 def _urlset(urls: Iterator[str]) -> Iterator[str]:

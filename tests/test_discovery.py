@@ -15,6 +15,7 @@ import rdflib
 from flask import Flask
 from flask.testing import FlaskClient
 
+from cokg.formats import TURTLE
 from cokg.load import open_knowledge_base
 from cokg.namespaces import DEFAULT_BASE_IRI
 from cokg.server import create_app
@@ -58,7 +59,7 @@ def locations(client: FlaskClient, url: str = "/sitemap.xml") -> tuple[str, list
 def local(url: str) -> str:
     parts = urlsplit(url)
     assert parts.scheme == "http" and parts.netloc == "localhost", url
-    return parts.path
+    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 def test_sitemap_lists_every_entry_person_and_fixed_page(
@@ -183,3 +184,30 @@ def test_the_sitemap_follows_writes(tmp_path: Path) -> None:
         assert set(after) - set(before) == {"http://localhost/page/person/extra"}
     finally:
         kb.close()
+
+
+def test_a_document_named_by_its_doi_is_in_the_sitemap_and_its_page_answers(
+    tmp_path: Path,
+) -> None:
+    store = OxigraphStore()
+    doi = "https://doi.org/10.1000/a&b"
+    store.replace_graph(
+        BASE + "id/graph/e",
+        f"""
+        @prefix schema: <https://schema.org/> . @prefix dcterms: <http://purl.org/dc/terms/> .
+        <{BASE}id/project/e> a schema:ResearchProject ; dcterms:title "E"@en ;
+            dcterms:relation <{doi}> .
+        <{doi}> a schema:ScholarlyArticle ; dcterms:title "A DOI document"@en .
+        """.encode(),
+        TURTLE,
+    )
+    app = create_app({"TESTING": True, "DUMPS_DIR": str(tmp_path)}, store=store)
+    client = app.test_client()
+    _, urls = locations(client)
+    expected = "http://localhost/page?uri=https://doi.org/10.1000/a%26b"
+    assert expected in urls and "http://localhost/page/project/e" in urls
+    response = client.get(
+        "/page?uri=https://doi.org/10.1000/a%26b", headers={"Accept": "text/html"}
+    )
+    assert response.status_code == 200
+    assert "A DOI document" in response.get_data(as_text=True)
