@@ -140,7 +140,8 @@ def well_known_void() -> Response:
         return response
     state = cokg_state()
     iri = dataset_iri(state.base_iri)
-    triples = dataset_triples()
+    dumps = current_distributions()
+    triples = dataset_triples(dumps)
     body = serialise(triples, fmt, document=document_iri("dataset"), about=iri)
     response = Response(body, 200, mimetype=fmt.media_type)
     if fmt.media_type.startswith("text/") or fmt is JSONLD:
@@ -149,7 +150,9 @@ def well_known_void() -> Response:
     if negotiated:
         response.headers["Vary"] = "Accept"
     response.headers["Link"] = link_header("dataset")
-    return conditional(response, hashlib.sha256(body).hexdigest()[:40])
+    return _fresh_unless_building(
+        conditional(response, hashlib.sha256(body).hexdigest()[:40]), dumps
+    )
 
 
 @dataset.get("/page/dataset")
@@ -172,6 +175,7 @@ def dataset_page() -> Response:
         "void_url": url_for("dataset.well_known_void"),
         "stats": stats,
         "dumps": [_dump_row(d) for d in dumps],
+        "dumps_building": dumps_building(dumps),
         "releases": releases,
         "formats": [(fmt.label, data_url("dataset", fmt), fmt.media_type) for fmt in RDF_FORMATS],
         "year_chart": bar_chart([(c.iri, c.count) for c in stats.entries_per_year]),
@@ -191,7 +195,20 @@ def dataset_page() -> Response:
     response = Response(body, 200, mimetype="text/html")
     response.headers["Content-Security-Policy"] = _CSP
     response.headers["Link"] = link_header("dataset")
-    return conditional(response, hashlib.sha256(body.encode("utf-8")).hexdigest()[:40])
+    response = conditional(response, hashlib.sha256(body.encode("utf-8")).hexdigest()[:40])
+    return _fresh_unless_building(response, dumps)
+
+
+def dumps_building(dumps: Sequence[Distribution]) -> bool:
+    """Tell whether the server offers dumps but none is ready (the first build is running)."""
+    return not dumps and EXTENSION in current_app.extensions
+
+
+def _fresh_unless_building(response: Response, dumps: Sequence[Distribution]) -> Response:
+    """Keep caches from holding on to a description whose dumps are still being built."""
+    if dumps_building(dumps):
+        response.headers["Cache-Control"] = "no-cache"
+    return response
 
 
 def _local_page(iri: str) -> str | None:

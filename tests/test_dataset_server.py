@@ -33,6 +33,7 @@ from cokg.store import OxigraphStore
 from cokg.validate import validate
 
 BASE = DEFAULT_BASE_IRI
+dataset_module = importlib.import_module("cokg.server.dataset")
 DATASET = URIRef(BASE + "dataset")
 VOID = rdflib.Namespace("http://rdfs.org/ns/void#")
 DCAT = rdflib.Namespace("http://www.w3.org/ns/dcat#")
@@ -430,3 +431,12 @@ def test_every_page_shows_the_licence_and_leads_to_the_dataset(
     text = client.get(url, headers={"Accept": BROWSER}).get_data(as_text=True)
     assert '<a href="https://creativecommons.org/licenses/by/4.0/">CC BY 4.0</a>' in text
     assert 'href="/page/dataset"' in text
+
+
+def test_no_dumps_yet_means_they_are_being_built(app: Flask) -> None:
+    # The dumps blueprint builds every dump; an empty list means the first build still runs.
+    with app.test_request_context("/page/dataset"):
+        assert dataset_module.dumps_building([]) is True
+    bare = Flask("bare")
+    with bare.test_request_context("/"):
+        assert dataset_module.dumps_building([]) is False
