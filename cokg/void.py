@@ -35,6 +35,7 @@ from typing import Any, Protocol
 from pyoxigraph import BlankNode, Literal, NamedNode, RdfFormat, Triple, serialize
 
 from cokg.describe import LICENSE
+from cokg.errors import StoreUnavailable
 from cokg.namespaces import (
     COP,
     DCAT,
@@ -501,12 +502,18 @@ def to_turtle(triples: Iterable[Triple], *, base_iri: str) -> bytes:
 # -- caching ---------------------------------------------------------------------------------
 
 
+class StatisticsNotReady(StoreUnavailable):
+    """The figures are being counted for the first time (503: try again shortly)."""
+
+
 class StatisticsCache:
-    """The statistics of one store version, recomputed when the store changes.
+    """The statistics of one store version, recounted in the background when the store changes.
 
     The version is :func:`cokg.search.store_fingerprint` (graph list and size), checked at most
     once per ``check_every`` seconds; :meth:`invalidate` (subscribe it to the app's write
-    events) forces a recount on the next call. One thread counts at a time.
+    events) forces a recount. One thread counts at a time; :meth:`get` waits for it up to
+    ``wait`` seconds, then answers the figures of the version before (at 100 000 entries a
+    count takes about 45 s, longer than a web request should wait).
     """
 
     def __init__(self, store: ReadableStore, *, base_iri: str, check_every: float = 60.0) -> None:
@@ -516,33 +523,80 @@ class StatisticsCache:
         self._lock = threading.Lock()
         self._value: DatasetStatistics | None = None
         self._fingerprint: str | None = None
-        self._checked = 0.0
+        self._checked = -float("inf")
+        self._generation = 0  # bumped by invalidate()
+        self._counted_generation = -1
+        self._counter: threading.Thread | None = None
+        self._failure: Exception | None = None
 
     def invalidate(self, _event: object = None) -> None:
-        """Forget the figures: the next :meth:`get` counts again."""
+        """Mark the figures stale: the next :meth:`get` starts a recount."""
         with self._lock:
-            self._value = None
-            self._fingerprint = None
+            self._generation += 1
 
     @property
     def fingerprint(self) -> str | None:
         """Return the store version the cached figures belong to (None before the first count)."""
         return self._fingerprint
 
-    def get(self) -> DatasetStatistics:
-        """Return the statistics of the store as it is now (counted at most once per version)."""
+    def get(self, *, wait: float | None = None) -> DatasetStatistics:
+        """Return the statistics of the store, recounted first if it changed.
+
+        Waits for a recount up to ``wait`` seconds (None: until it ends), then returns the
+        previous figures. Raises :class:`StatisticsNotReady` when there are none yet, and
+        what the store raised when the last count failed (the next call counts again).
+        """
+        with self._lock:
+            self._refresh()
+            counter = self._counter
+        if counter is not None:
+            counter.join(wait)
+        with self._lock:
+            if self._failure is not None:
+                failure, self._failure = self._failure, None
+                raise failure
+            if self._value is None:
+                raise StatisticsNotReady(
+                    "the dataset's figures are being counted; try again in a minute"
+                )
+            return self._value
+
+    def _refresh(self) -> None:
+        """Start a recount when the store changed (the lock is held)."""
+        if self._counter is not None and self._counter.is_alive():
+            return
+        generation = self._generation
+        due = time.monotonic() - self._checked >= self._check_every
+        if self._value is not None and not due and generation == self._counted_generation:
+            return
         from cokg.search import store_fingerprint  # search imports much; load it on first use
 
+        version = store_fingerprint(self._store)
+        self._checked = time.monotonic()
+        if (
+            self._value is not None
+            and version == self._fingerprint
+            and generation == self._counted_generation
+        ):
+            return
+        self._counter = threading.Thread(
+            target=self._count, args=(version, generation), name="cokg-void-count", daemon=True
+        )
+        self._counter.start()
+
+    def _count(self, version: str, generation: int) -> None:
+        try:
+            value = dataset_statistics(self._store, base_iri=self._base_iri)
+        except Exception as error:  # reported to the next caller, never lost in the thread
+            with self._lock:
+                self._failure = error
+                self._counter = None
+            return
         with self._lock:
-            now = time.monotonic()
-            if self._value is not None and now - self._checked < self._check_every:
-                return self._value
-            current = store_fingerprint(self._store)
-            self._checked = now
-            if self._value is None or current != self._fingerprint:
-                self._value = dataset_statistics(self._store, base_iri=self._base_iri)
-                self._fingerprint = current
-            return self._value
+            self._value, self._fingerprint = value, version
+            self._counted_generation = generation
+            self._failure = None
+            self._counter = None
 
 
 __all__ = [
@@ -556,6 +610,7 @@ __all__ = [
     "Distribution",
     "Linkset",
     "StatisticsCache",
+    "StatisticsNotReady",
     "dataset_description",
     "dataset_iri",
     "dataset_statistics",

@@ -29,6 +29,7 @@ from cokg.load import open_knowledge_base
 from cokg.namespaces import DEFAULT_BASE_IRI
 from cokg.release import make_release
 from cokg.server import create_app
+from cokg.sparql_store import SparqlStore
 from cokg.store import OxigraphStore
 from cokg.validate import validate
 
@@ -440,3 +441,13 @@ def test_no_dumps_yet_means_they_are_being_built(app: Flask) -> None:
     bare = Flask("bare")
     with bare.test_request_context("/"):
         assert dataset_module.dumps_building([]) is False
+
+
+def test_an_unreachable_store_gives_503_with_retry_after_never_500(tmp_path: Path) -> None:
+    store = SparqlStore.for_endpoint("http://127.0.0.1:9/sparql", engine="oxigraph")
+    app = create_app({"TESTING": True, "DUMPS_DIR": str(tmp_path)}, store=store)
+    client = app.test_client()
+    for url in ("/.well-known/void", "/page/dataset", "/data/dataset.ttl", "/sitemap.xml"):
+        response = client.get(url, headers={"Accept": "text/turtle"})
+        assert response.status_code == 503, url
+        assert response.headers["Retry-After"], url

@@ -14,9 +14,11 @@ from rdflib import Literal, URIRef
 from rdflib.namespace import DCTERMS, OWL, PROV, RDF, XSD
 
 from cokg.dumps import DumpFile, write_dumps
+from cokg.errors import StoreUnavailable
 from cokg.formats import TURTLE
 from cokg.load import open_knowledge_base
 from cokg.namespaces import DEFAULT_BASE_IRI
+from cokg.sparql_store import SparqlStore
 from cokg.store import OxigraphStore
 from cokg.validate import validate
 from cokg.void import (
@@ -286,3 +288,12 @@ def test_invalidate_forces_a_recount_within_the_check_interval() -> None:
     assert cache.get().triples == 0  # within the interval, no write event: the cached figure
     cache.invalidate()
     assert cache.get().triples == 1
+
+
+def test_an_unreachable_store_is_reported_to_the_caller() -> None:
+    store = SparqlStore.for_endpoint("http://127.0.0.1:9/sparql", engine="oxigraph")
+    cache = StatisticsCache(store, base_iri=BASE)
+    with pytest.raises(StoreUnavailable):
+        cache.get()
+    with pytest.raises(StoreUnavailable):  # and again: nothing stale is made up
+        cache.get(wait=0)
