@@ -25,6 +25,7 @@ True
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -381,19 +382,19 @@ def dataset_description(
     add(d, VOID + "properties", typed(len(stats.properties), XSD + "integer"))
     add(d, VOID + "distinctSubjects", typed(stats.distinct_subjects, XSD + "integer"))
     add(d, VOID + "distinctObjects", typed(stats.distinct_objects, XSD + "integer"))
-    for index, cls in enumerate(stats.classes):
-        part = NamedNode(f"{iri}#class-{index + 1}")
+    for cls in stats.classes:
+        part = NamedNode(f"{iri}#class-{term_fragment(cls.iri)}")
         add(d, VOID + "classPartition", part)
         add(part, VOID + "class", NamedNode(cls.iri))
         add(part, VOID + "entities", typed(cls.count, XSD + "integer"))
-    for index, prop in enumerate(stats.properties):
-        part = NamedNode(f"{iri}#property-{index + 1}")
+    for prop in stats.properties:
+        part = NamedNode(f"{iri}#property-{term_fragment(prop.iri)}")
         add(d, VOID + "propertyPartition", part)
         add(part, VOID + "property", NamedNode(prop.iri))
         add(part, VOID + "triples", typed(prop.count, XSD + "integer"))
 
     for linkset in stats.linksets:
-        node = NamedNode(f"{iri}#links-{linkset.key}-{_local(linkset.predicate)}")
+        node = NamedNode(f"{iri}#links-{linkset.key}-{term_fragment(linkset.predicate)}")
         target = NamedNode(linkset.target)
         add(d, VOID + "subset", node)
         add(node, RDF + "type", NamedNode(VOID + "Linkset"))
@@ -469,9 +470,25 @@ def _by_subject(triples: list[Triple]) -> list[Triple]:
 RDFS_LABEL = RDFS + "label"
 
 
-def _local(iri: str) -> str:
-    cut = max(iri.rfind("#"), iri.rfind("/"))
-    return iri[cut + 1 :] or "link"
+_FRAGMENT_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
+_BY_NAMESPACE_LENGTH = sorted(PREFIXES.items(), key=lambda item: -len(item[1]))
+
+
+def term_fragment(iri: str) -> str:
+    """Return a fragment that names a class or property the same way in every version.
+
+    ``prefix-local`` for a term of a known vocabulary, else a digest of the IRI.
+
+    >>> term_fragment("http://xmlns.com/foaf/0.1/Person")
+    'foaf-Person'
+    >>> term_fragment("http://example.org/a b")
+    't-...'
+    """
+    for name, namespace in _BY_NAMESPACE_LENGTH:
+        local = iri[len(namespace) :]
+        if iri.startswith(namespace) and local and all(c in _FRAGMENT_SAFE for c in local):
+            return f"{name}-{local}"
+    return "t-" + hashlib.sha256(iri.encode("utf-8")).hexdigest()[:16]
 
 
 def _utc(moment: datetime) -> str:

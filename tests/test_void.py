@@ -297,3 +297,18 @@ def test_an_unreachable_store_is_reported_to_the_caller() -> None:
         cache.get()
     with pytest.raises(StoreUnavailable):  # and again: nothing stale is made up
         cache.get(wait=0)
+
+
+def test_partition_and_linkset_nodes_keep_their_iris_across_versions(
+    store: OxigraphStore,
+) -> None:
+    graph = graph_of(dataset_turtle(store, base_iri=BASE))
+    person = URIRef(BASE + "dataset#class-foaf-Person")
+    assert (DATASET, VOID.classPartition, person) in graph
+    assert (person, VOID["class"], URIRef("http://xmlns.com/foaf/0.1/Person")) in graph
+    name = URIRef(BASE + "dataset#property-foaf-name")
+    assert (name, VOID.property, URIRef("http://xmlns.com/foaf/0.1/name")) in graph
+    # owl:sameAs and schema:sameAs to the same target are two linksets, never one node.
+    assert (URIRef(BASE + "dataset#links-ror-owl-sameAs"), RDF.type, VOID.Linkset) in graph
+    parts = list(graph.objects(DATASET, VOID.propertyPartition))
+    assert len(parts) == len(set(parts)) == integer(graph, DATASET, VOID.properties)
