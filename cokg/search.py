@@ -67,7 +67,7 @@ MAX_PAGE_SIZE = 100
 MAX_PAGE = 1_000_000
 FACET_VALUES = 50
 """Values listed per facet (the most frequent in the selection; a chosen one always is)."""
-_SCHEMA_VERSION = "5"
+_SCHEMA_VERSION = "4"
 
 
 _OPEN, _CLOSE = "\x02", "\x03"  # highlight markers: control characters never indexed
