@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -323,6 +325,33 @@ def test_the_index_file_persists(kb: OxigraphStore, tmp_path: Path) -> None:
     again = SearchIndex(path)
     assert len(again) == 6 and not again.ensure_current(kb)
     assert iris(again, "participatory budgeting")[0] == PB
+    again.close()
+
+
+def test_an_index_of_an_older_layout_is_replaced(kb: OxigraphStore, tmp_path: Path) -> None:
+    path = tmp_path / "search.sqlite3"
+    old = sqlite3.connect(path)  # the FTS5 index of schema 2
+    old.executescript(
+        "CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT); "
+        "INSERT INTO meta VALUES ('schema', '2'), ('fingerprint', 'x'); "
+        "CREATE VIRTUAL TABLE text USING fts5(title);"
+    )
+    old.close()
+    index = SearchIndex(path)
+    assert index.fingerprint is None and len(index) == 0  # dropped: built on first use
+    assert index.ensure_current(kb) and iris(index, "participatory budgeting")[0] == PB
+    index.close()
+
+
+def test_an_index_whose_halves_disagree_is_built_again(kb: OxigraphStore, tmp_path: Path) -> None:
+    path = tmp_path / "search.sqlite3"
+    first = SearchIndex(path)
+    first.build(kb)
+    first.close()
+    shutil.rmtree(tmp_path / "search.tantivy")  # the text half lost
+    again = SearchIndex(path)
+    assert again.fingerprint is None
+    assert again.ensure_current(kb) and iris(again, "participatory budgeting")[0] == PB
     again.close()
 
 
