@@ -7,7 +7,7 @@ facet values (one integer field per facet) and its start and end years. Text is 
 separate words), lower case, ASCII folding (``café`` = ``cafe``) and the English Snowball
 stemmer (``juries`` = ``jury``).
 
-A query never reaches tantivy's query parser: :func:`text_query` builds it from a
+A query never reaches tantivy's query parser: :meth:`TextIndex.text_query` builds it from a
 :class:`~cokg.search.ParsedQuery`, word by word, so no input can be a syntax error. Facet
 counts and year bounds are tantivy aggregations over the same query (:func:`aggregations`).
 """
@@ -33,7 +33,8 @@ BOOSTS = (10.0, 5.0, 3.0, 3.0, 2.0, 1.0)
 ANALYZER = "cokg_english"
 _STORED = ("title", "description")
 _HEAP = 64_000_000
-"""The writer's memory budget per thread (bytes); tantivy flushes a segment when it is full."""
+"""The writer's memory budget in bytes (twice that for a rebuild, shared by its threads);
+tantivy writes a segment out when it is full."""
 
 
 def analyzer() -> tantivy.TextAnalyzer:
