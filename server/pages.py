@@ -16,6 +16,7 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -63,6 +64,10 @@ pages = Blueprint("pages", __name__)
 
 PAGE_SIZE = 100
 """Values of one property, or backlinks through one property, shown per page."""
+"""Values of one property, or backlinks through one property, shown per page."""
+_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="cokg-page")
+"""Runs the queries of a page in parallel (each answers on its own store connection)."""
+
 
 EXTERNAL = (
     ("https://orcid.org/", "ORCID"),
@@ -248,17 +253,28 @@ def _resource_page(resource: Resource) -> Response:
     state = cokg_state()
     iri = resource.iri
     path = resource.path
+    store = state.store
     changed = last_change()
-    triples = describe(state.store, iri)
+    # The queries of a page run in parallel, in two rounds: what the resource is (its
+    # description, its backlink counts), then what its view needs.
+    described = _POOL.submit(describe, store, iri)
+    counted = _POOL.submit(_select, store, _inverse_counts_query(iri))
+    triples = described.result()
     if not triples and not (path is not None and known(resource)):
         raise NotFound(f"nothing is known about <{iri}>")
-    labels = Labels(triples, _property_labels(state.store, triples))
     own = [t for t in triples if t.subject == NamedNode(iri)]
-    types = [labels.value(t.object) for t in own if t.predicate.value == RDF + "type"]
     type_iris = {_text(t.object) for t in own if t.predicate.value == RDF + "type"}
+    property_labels = _POOL.submit(_property_labels, store, triples)
+    is_entry = SCHEMA + "ResearchProject" in type_iris
+    if is_entry:
+        entry_rows = _POOL.submit(_select, store, _entry_query(iri))
+        author_rows = _POOL.submit(_select, store, _authors_query(iri))
+    backlinks = _inverse_pages(store, iri, counted)
+    labels = Labels(triples, property_labels.result())
+    types = [labels.value(t.object) for t in own if t.predicate.value == RDF + "type"]
     title = labels.label(iri) or (labels.compact(iri) if path is None else path.rsplit("/", 1)[-1])
     groups = _groups(own, labels, anchor="p")
-    inverse = _inverse(state.store, iri, labels)
+    inverse = _inverse(backlinks, labels)
     queries = [
         (
             "The description (own triples, blank nodes, labels of linked resources)",
@@ -287,17 +303,17 @@ def _resource_page(resource: Resource) -> Response:
         "external": labels.value(NamedNode(iri)).external if path is None else None,
         "site": labels.value(NamedNode(iri)).site if path is None else None,
     }
-    if SCHEMA + "ResearchProject" in type_iris:
-        context["entry"] = _entry(state.store, iri, own, labels)
+    if is_entry:
+        context["entry"] = _entry(own, labels, entry_rows, author_rows)
     elif type_iris & DOCUMENT_TYPES:
         context["document"] = _document(iri, triples, labels, inverse)
         queries.append(("The contributors and documents of the entry", _entry_query(iri)))
         queries.append(("The authors of the documents, in order", _authors_query(iri)))
     if SKOS + "ConceptScheme" in type_iris:
-        context["scheme"] = _hierarchy(state.store, iri, labels)
+        context["scheme"] = _hierarchy(store, iri, labels)
         queries.append(("The hierarchy of the scheme", _scheme_query(iri)))
     if iri == COP_ONTOLOGY:
-        context["terms"] = _ontology_terms(state.store, labels)
+        context["terms"] = _ontology_terms(store, labels)
         queries.append(("The terms of the ontology", ONTOLOGY_QUERY))
     context["queries"] = [(caption, text, _query_href(text)) for caption, text in queries]
     body = render_template("resource.html", paragraphs=paragraphs, **context)
@@ -356,16 +372,30 @@ def _groups(triples: Sequence[Triple], labels: Labels, *, anchor: str) -> list[G
     return groups
 
 
-def _inverse(store: ReadableStore, iri: str, labels: Labels) -> list[Group]:
-    """Return the backlinks grouped by property, with counts; one page of each group."""
-    counts = [
-        (row["p"].value, int(row["n"].value)) for row in _select(store, _inverse_counts_query(iri))
-    ]
+def _inverse_pages(
+    store: ReadableStore, iri: str, counted: Future[list[Any]]
+) -> list[tuple[str, int, int, Future[list[Any]]]]:
+    """Start the queries of the shown page of each group of backlinks (in parallel).
+
+    Returns (property, count, offset, rows) per group.
+    """
     chosen = request.args.get("inverse")
-    groups = []
-    for index, (prop, count) in enumerate(counts):
+    started = []
+    for row in counted.result():
+        prop, count = row["p"].value, int(row["n"].value)
         start = _offset() if prop == chosen else 0
-        rows = _select(store, _inverse_page_query(iri, prop, start))
+        rows = _POOL.submit(_select, store, _inverse_page_query(iri, prop, start))
+        started.append((prop, count, start, rows))
+    return started
+
+
+def _inverse(
+    pages: Sequence[tuple[str, int, int, Future[list[Any]]]], labels: Labels
+) -> list[Group]:
+    """Return the backlinks grouped by property, with counts; one page of each group."""
+    groups = []
+    for index, (prop, count, start, future) in enumerate(pages):
+        rows = future.result()
         extra = {row["s"].value: row["label"].value for row in rows if row["label"] is not None}
         # every ?s is the subject of a triple: the store describes it
         page_labels = Labels([], {**labels.extra, **extra}, (row["s"].value for row in rows))
@@ -405,8 +435,16 @@ def _offset() -> int:
         return 0
 
 
-def _entry(store: ReadableStore, iri: str, own: Sequence[Triple], labels: Labels) -> dict[str, Any]:
-    """Return what the entry view shows, as the original knowledge-base entry had it."""
+def _entry(
+    own: Sequence[Triple],
+    labels: Labels,
+    entry_rows: Future[list[Any]],
+    author_rows: Future[list[Any]],
+) -> dict[str, Any]:
+    """Return what the entry view shows, as the original knowledge-base entry had it.
+
+    ``entry_rows`` and ``author_rows`` answer :func:`_entry_query` and :func:`_authors_query`.
+    """
 
     def objects(prop: str) -> list[Value]:
         found = [labels.value(t.object) for t in own if t.predicate.value == prop]
@@ -418,7 +456,7 @@ def _entry(store: ReadableStore, iri: str, own: Sequence[Triple], labels: Labels
 
     contributors: dict[str, dict[str, Any]] = {}
     documents: dict[str, dict[str, Any]] = {}
-    for row in _select(store, _entry_query(iri)):
+    for row in entry_rows.result():
         if row["person"] is not None:
             person = contributors.setdefault(
                 row["person"].value,
@@ -443,7 +481,7 @@ def _entry(store: ReadableStore, iri: str, own: Sequence[Triple], labels: Labels
             )
             if row["rel"] is not None and row["rel"].value.endswith("/output"):
                 doc["kind"] = "Output"
-    for row in _select(store, _authors_query(iri)):
+    for row in author_rows.result():
         authored = documents.get(row["doc"].value)
         if authored is not None:
             authored.setdefault("authors", []).append(
