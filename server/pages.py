@@ -6,7 +6,11 @@ shows its hierarchy; the ontology documents every term) and a semantic-web view 
 property with its label, copyable IRIs, outbound ORCID / ROR / DOI / Wikidata links marked),
 followed by the inverse links grouped by property, with counts and paging, the schema.org
 JSON-LD of the resource, and the SPARQL behind the page. A few queries build a page, never one
-per row; long value lists and backlink lists are paged, never cut off silently.
+per row, run in parallel; long value lists and backlink lists are paged, never cut off silently.
+
+An IRI outside the base that the store describes (a document whose IRI is its DOI) has its page
+at ``/page?uri=IRI`` (:class:`.resources.Resource`); pages link to it there, with the link out
+to the IRI itself beside it.
 """
 
 from __future__ import annotations
