@@ -284,3 +284,16 @@ def test_an_update_on_a_silently_dropped_connection_is_not_sent_again(
         store.update(f"DROP SILENT GRAPH <{G1}>")
     assert len(dropping.requests) == 2
     store.close()
+
+
+def test_the_proxy_from_the_environment_is_used(
+    engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with relayed(engine) as proxy:
+        monkeypatch.setenv("http_proxy", proxy.url)
+        monkeypatch.setenv("no_proxy", "")
+        store = SparqlStore.for_endpoint(engine + "/query", retries=0)
+        assert store.count(G2) == 3
+        assert store.count(G1) == 60
+        store.close()
+    assert proxy.accepted == 1  # both requests went through the proxy, on one connection
