@@ -14,6 +14,7 @@ import io
 import socket
 import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -297,3 +298,43 @@ def test_the_proxy_from_the_environment_is_used(
         assert store.count(G1) == 60
         store.close()
     assert proxy.accepted == 1  # both requests went through the proxy, on one connection
+
+
+@contextlib.contextmanager
+def moved(target: str) -> Iterator[str]:
+    """A server that answers every request with ``301 Location: target``; yields its URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def answer(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(301)
+            self.send_header("Location", target + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            """Keep the test output quiet."""
+
+    Handler.do_GET = Handler.answer  # type: ignore[attr-defined]
+    Handler.do_POST = Handler.answer  # type: ignore[attr-defined]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_graph_reads_follow_a_redirect_and_queries_say_where_to(engine: str) -> None:
+    with moved(engine) as old:
+        store = SparqlStore(old + "/query", gsp_url=old + "/store", engine="oxigraph")
+        out = io.BytesIO()
+        store.dump(out, NTRIPLES, graph=G2)  # a Graph Store GET: redirected, like a browser
+        assert len(out.getvalue().splitlines()) == 3
+        with pytest.raises(StoreUnavailable) as caught:  # a POSTed query cannot follow
+            store.query("ASK {}")
+        assert f"{engine}/query" in str(caught.value)
+        store.close()
