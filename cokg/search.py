@@ -608,6 +608,9 @@ class SearchIndex:
                     affected.add(_text(row["entry"]))
             for row in _rows(store, _TYPED.format(subjects=listed_subjects)):
                 affected.add(_text(row["entry"]))
+        if len(affected) > max(1000, len(self) // 2):  # most entries: reading all is quicker
+            self.build(store)
+            return
         self.update_entries(store, affected)
         if refingerprint:
             self.record_fingerprint(store_fingerprint(store))
