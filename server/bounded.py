@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import heapq
 import itertools
+import logging
 import math
 import threading
 import time
@@ -27,6 +28,8 @@ from cokg.store import QueryResult
 from .engine import OxigraphEngine
 
 T = TypeVar("T")
+
+log = logging.getLogger("cokg.engine")
 
 _GRACE = 0.25
 """Seconds past the limit before the watchdog kills: the engine's own "cancelled" answer, when
@@ -83,7 +86,10 @@ class _Watchdogs:
                     continue
                 due.armed = False
                 due.fired = True
-            due.action()  # outside the lock: it kills a process
+            try:
+                due.action()  # outside the lock: it kills a process
+            except Exception:  # keep watching the other queries
+                log.exception("the watchdog of a query failed")
 
 
 _WATCHDOGS = _Watchdogs()
