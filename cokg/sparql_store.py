@@ -1,10 +1,12 @@
 """SparqlStore: the store over any SPARQL 1.1 engine (Oxigraph server, Fuseki, Virtuoso, GraphDB…).
 
-Queries and updates go through the SPARQL 1.1 Protocol, whole named graphs are read,
+Queries and updates go through the SPARQL 1.1 Protocol. Whole named graphs are read,
 replaced, added to and deleted with the SPARQL 1.1 Graph Store HTTP Protocol where the engine
 has it, and with SPARQL Update where it does not, or where its Graph Store ``PUT`` is not one
 transaction (Oxigraph's server clears the graph and loads the new data in two steps). Results
-come back as the same types :class:`cokg.store.OxigraphStore` returns.
+come back as the same types :class:`cokg.store.OxigraphStore` returns. Requests travel on
+kept-alive connections shared by threads (:class:`_Connections`): a connection is reused only
+after its answer was read to the end, and closed otherwise.
 
 Engines differ; SparqlStore absorbs the differences so callers never see them (an
 :class:`Engine` describes each one): how the default graph becomes the union of the named
