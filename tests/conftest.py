@@ -2,7 +2,9 @@
 
 - the shell's ``COKG_*`` settings never leak into an app or command under test;
 - the browser tests get Debian's chromium driven by Playwright (never `playwright install`;
-  CI installs Debian's chromium).
+  CI installs Debian's chromium);
+- ``store``: the shipped knowledge base in an in-memory store, one per test module (a module
+  that needs another store defines its own ``store`` fixture, which takes precedence).
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from cokg.load import open_knowledge_base
+from cokg.store import OxigraphStore
 
 try:
     from playwright.sync_api import sync_playwright
@@ -25,6 +30,14 @@ def no_cokg_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Settings of the shell running the tests (COKG_STORE, COKG_WRITE_TOKEN…) stay out."""
     for name in [n for n in os.environ if n.startswith("COKG_")]:
         monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="module")
+def store() -> Iterator[OxigraphStore]:
+    """The shipped knowledge base, in memory, for one test module."""
+    kb = open_knowledge_base()
+    yield kb
+    kb.close()
 
 
 CHROMIUM = Path("/usr/bin/chromium")

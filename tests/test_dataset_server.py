@@ -6,7 +6,6 @@ import doctest
 import hashlib
 import importlib
 import json
-from collections.abc import Iterator
 from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
@@ -41,13 +40,6 @@ DCAT = rdflib.Namespace("http://www.w3.org/ns/dcat#")
 SPDX = rdflib.Namespace("http://spdx.org/rdf/terms#")
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 TOKEN = "dataset-test-token"
-
-
-@pytest.fixture(scope="module")
-def store() -> Iterator[OxigraphStore]:
-    kb = open_knowledge_base()
-    yield kb
-    kb.close()
 
 
 @pytest.fixture(scope="module")

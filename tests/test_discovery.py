@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import math
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -25,13 +24,6 @@ BASE = DEFAULT_BASE_IRI
 NS = {"sm": "http://www.sitemaps.org/schemas/sitemap/0.9"}
 VOID = rdflib.Namespace("http://rdfs.org/ns/void#")
 discovery_module = importlib.import_module("cokg.server.discovery")
-
-
-@pytest.fixture(scope="module")
-def store() -> Iterator[OxigraphStore]:
-    kb = open_knowledge_base()
-    yield kb
-    kb.close()
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,6 @@ from rdflib.namespace import DCTERMS, OWL, PROV, RDF, XSD
 from cokg.dumps import DumpFile, write_dumps
 from cokg.errors import StoreUnavailable
 from cokg.formats import TURTLE
-from cokg.load import open_knowledge_base
 from cokg.namespaces import DEFAULT_BASE_IRI
 from cokg.sparql_store import SparqlStore
 from cokg.store import OxigraphStore
@@ -36,13 +34,6 @@ DATASET = URIRef(BASE + "dataset")
 VOID = rdflib.Namespace("http://rdfs.org/ns/void#")
 DCAT = rdflib.Namespace("http://www.w3.org/ns/dcat#")  # DCAT 3 (rdflib ships DCAT 2)
 SPDX_NS = rdflib.Namespace(SPDX)
-
-
-@pytest.fixture(scope="module")
-def store() -> Iterator[OxigraphStore]:
-    kb = open_knowledge_base()
-    yield kb
-    kb.close()
 
 
 @pytest.fixture(scope="module")
