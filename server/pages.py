@@ -263,18 +263,25 @@ def _resource_page(resource: Resource) -> Response:
     # description, its backlink counts), then what its view needs.
     described = _POOL.submit(describe, store, iri)
     counted = _POOL.submit(_select, store, _inverse_counts_query(iri))
+    property_labels = _POOL.submit(_select, store, _property_labels_query(iri))
+    # an entry's own queries start at once when its path says it is one (the type decides)
+    hinted = path is not None and path.startswith("project/")
+    if hinted:
+        entry_rows = _POOL.submit(_select, store, _entry_query(iri))
+        author_rows = _POOL.submit(_select, store, _authors_query(iri))
     triples = described.result()
     if not triples and not (path is not None and known(resource)):
         raise NotFound(f"nothing is known about <{iri}>")
     own = [t for t in triples if t.subject == NamedNode(iri)]
     type_iris = {_text(t.object) for t in own if t.predicate.value == RDF + "type"}
-    property_labels = _POOL.submit(_property_labels, store, triples)
     is_entry = SCHEMA + "ResearchProject" in type_iris
-    if is_entry:
+    if is_entry and not hinted:
         entry_rows = _POOL.submit(_select, store, _entry_query(iri))
         author_rows = _POOL.submit(_select, store, _authors_query(iri))
     backlinks = _inverse_pages(store, iri, counted)
-    labels = Labels(triples, property_labels.result())
+    labels = Labels(
+        triples, {row["p"].value: row["label"].value for row in property_labels.result()}
+    )
     types = [labels.value(t.object) for t in own if t.predicate.value == RDF + "type"]
     title = labels.label(iri) or (labels.compact(iri) if path is None else path.rsplit("/", 1)[-1])
     groups = _groups(own, labels, anchor="p")
@@ -727,17 +734,13 @@ def _query_href(query: str) -> str:
     return f"{request.script_root}/query?{urlencode({'query': query})}"
 
 
-def _property_labels(store: ReadableStore, triples: Sequence[Triple]) -> dict[str, str]:
-    """Return the labels the store gives the properties of ``triples`` (one query)."""
-    props = {t.predicate.value for t in triples}
-    if not props:
-        return {}
-    values = " ".join(sparql_iri(p) for p in sorted(props))
-    query = (
-        f"SELECT ?p (SAMPLE(?l) AS ?label) WHERE {{ VALUES ?p {{ {values} }} "
-        f"?p <{RDFS}label> ?l }} GROUP BY ?p"
+def _property_labels_query(iri: str) -> str:
+    """The labels the store gives the properties from and to ``iri``."""
+    i = sparql_iri(iri)
+    return (
+        f"SELECT ?p (SAMPLE(?l) AS ?label) WHERE {{ {{ SELECT DISTINCT ?p WHERE "
+        f"{{ {{ {i} ?p ?o }} UNION {{ ?s ?p {i} }} }} }} ?p <{RDFS}label> ?l }} GROUP BY ?p"
     )
-    return {row["p"].value: row["label"].value for row in _select(store, query)}
 
 
 def _inverse_counts_query(iri: str) -> str:

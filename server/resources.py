@@ -208,7 +208,10 @@ def as_uri(reference: str) -> str:
     >>> as_uri("/page/person/josé")
     '/page/person/jos%C3%A9'
     """
-    return quote(reference, safe="".join(chr(i) for i in range(0x21, 0x7F)))
+    return quote(reference, safe=_PRINTABLE_ASCII)
+
+
+_PRINTABLE_ASCII = "".join(chr(i) for i in range(0x21, 0x7F))
 
 
 def link_header(path: str) -> str:
