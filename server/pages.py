@@ -262,7 +262,7 @@ def _resource_page(resource: Resource) -> Response:
     # The queries of a page run in parallel, in two rounds: what the resource is (its
     # description, its backlink counts), then what its view needs.
     described = _POOL.submit(describe, store, iri)
-    counted = _POOL.submit(_select, store, _inverse_counts_query(iri))
+    backlinked = _POOL.submit(_select, store, _first_backlinks_query(iri))
     property_labels = _POOL.submit(_select, store, _property_labels_query(iri))
     # an entry's own queries start at once when its path says it is one (the type decides)
     hinted = path is not None and path.startswith("project/")
@@ -278,7 +278,7 @@ def _resource_page(resource: Resource) -> Response:
     if is_entry and not hinted:
         entry_rows = _POOL.submit(_select, store, _entry_query(iri))
         author_rows = _POOL.submit(_select, store, _authors_query(iri))
-    backlinks = _inverse_pages(store, iri, counted)
+    backlinks = _inverse_pages(store, iri, backlinked)
     labels = Labels(
         triples, {row["p"].value: row["label"].value for row in property_labels.result()}
     )
@@ -384,20 +384,50 @@ def _groups(triples: Sequence[Triple], labels: Labels, *, anchor: str) -> list[G
 
 
 def _inverse_pages(
-    store: ReadableStore, iri: str, counted: Future[list[Any]]
+    store: ReadableStore, iri: str, first: Future[list[Any]]
 ) -> list[tuple[str, int, int, Future[list[Any]]]]:
-    """Start the queries of the shown page of each group of backlinks (in parallel).
+    """Return (property, count, offset, rows) for the shown page of each group of backlinks.
 
-    Returns (property, count, offset, rows) per group.
+    ``first`` answers :func:`_first_backlinks_query`: when it holds every backlink (most
+    resources have a few), the groups are cut from it; otherwise the counts are asked for,
+    then each group's page (in parallel).
     """
     chosen = request.args.get("inverse")
+    first_rows = first.result()
+    if len(first_rows) < FIRST_BACKLINKS:
+        grouped: dict[str, dict[str, str | None]] = defaultdict(dict)
+        for row in first_rows:
+            label = _text(row["l"])
+            subjects = grouped[row["p"].value]
+            known_label = subjects.get(row["s"].value)
+            if known_label is None or (label is not None and label < known_label):
+                subjects[row["s"].value] = label
+        pages = []
+        for prop in sorted(grouped):
+            subjects = grouped[prop]
+            ordered = sorted(subjects.items(), key=_by_label)
+            start = _offset() if prop == chosen else 0
+            shown = [
+                {"s": NamedNode(s), "label": None if label is None else Literal(label)}
+                for s, label in ordered[start : start + PAGE_SIZE]
+            ]
+            done: Future[list[Any]] = Future()
+            done.set_result(shown)
+            pages.append((prop, len(subjects), start, done))
+        return pages
     started = []
-    for row in counted.result():
+    for row in _select(store, _inverse_counts_query(iri)):
         prop, count = row["p"].value, int(row["n"].value)
         start = _offset() if prop == chosen else 0
         rows = _POOL.submit(_select, store, _inverse_page_query(iri, prop, start))
         started.append((prop, count, start, rows))
     return started
+
+
+def _by_label(item: tuple[str, str | None]) -> tuple[bool, str, str]:
+    """Order backlinks as :func:`_inverse_page_query` does: by name (unnamed first), then IRI."""
+    iri, label = item
+    return (label is not None, (label or "").lower(), iri)
 
 
 def _inverse(
@@ -747,6 +777,19 @@ def _inverse_counts_query(iri: str) -> str:
     return (
         f"SELECT ?p (COUNT(DISTINCT ?s) AS ?n)\nWHERE {{ ?s ?p {sparql_iri(iri)} . "
         "FILTER(isIRI(?s)) }\nGROUP BY ?p\nORDER BY ?p"
+    )
+
+
+FIRST_BACKLINKS = 400
+"""Rows of backlinks fetched with the page's first queries (enough for most resources)."""
+
+
+def _first_backlinks_query(iri: str) -> str:
+    """Up to :data:`FIRST_BACKLINKS` backlinks with their names, unordered (a hub stops early)."""
+    names = " ".join(f"<{p}>" for p in (SKOS + "prefLabel", DCTERMS + "title", FOAF + "name"))
+    return (
+        f"SELECT ?p ?s ?l WHERE {{ ?s ?p {sparql_iri(iri)} . FILTER(isIRI(?s)) "
+        f"OPTIONAL {{ VALUES ?name {{ {names} }} ?s ?name ?l }} }} LIMIT {FIRST_BACKLINKS}"
     )
 
 
