@@ -16,6 +16,7 @@ to the IRI itself beside it.
 from __future__ import annotations
 
 import calendar
+import functools
 import hashlib
 import json
 from collections import defaultdict
@@ -153,10 +154,14 @@ class Labels:
         self.extra = extra or {}
         self.described = {t.subject.value for t in triples if isinstance(t.subject, NamedNode)}
         self.described.update(described)
-        self.prefixes = sorted(_vocabulary_prefixes().items(), key=lambda item: -len(item[1]))
+        self.prefixes, self.namespaces = _prefix_table(cokg_state().base_iri)
 
     def compact(self, iri: str) -> str:
         """Return ``iri`` as ``prefix:local`` when a known namespace holds it, else the IRI."""
+        cut = max(iri.rfind("/"), iri.rfind("#")) + 1
+        name = self.namespaces.get(iri[:cut]) if 0 < cut < len(iri) else None
+        if name is not None:  # every namespace ends with "/" or "#": this is the longest
+            return f"{name}:{iri[cut:]}"
         for name, namespace in self.prefixes:
             if iri.startswith(namespace) and len(iri) > len(namespace):
                 return f"{name}:{iri[len(namespace) :]}"
@@ -196,10 +201,16 @@ def _http_only(iri: str) -> str | None:
     return iri if iri.lower().startswith(("http://", "https://")) else None
 
 
-def _vocabulary_prefixes() -> dict[str, str]:
-    prefixes = prefixes_for(cokg_state().base_iri)
+@functools.lru_cache(maxsize=8)
+def _prefix_table(base_iri: str) -> tuple[tuple[tuple[str, str], ...], dict[str, str]]:
+    """The prefixes pages write names with, longest namespace first, and by namespace."""
+    prefixes = prefixes_for(base_iri)
     prefixes.pop("kb", None)
-    return prefixes
+    ordered = tuple(sorted(prefixes.items(), key=lambda item: -len(item[1])))
+    by_namespace: dict[str, str] = {}
+    for name, namespace in ordered:
+        by_namespace.setdefault(namespace, name)
+    return ordered, by_namespace
 
 
 # -- routes ----------------------------------------------------------------------------------
