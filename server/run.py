@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -68,8 +69,10 @@ def serve(
             )
             settings = {"BASE_IRI": base_iri, "BACKEND": description, "QUERY_TIMEOUT": timeout}
             settings["SEARCH_INDEX"] = str((data_dir or default_data_dir()) / "search.sqlite3")
-            settings["DUMPS_DIR"] = str((data_dir or default_data_dir()) / "dumps")
-            settings["RELEASES_DIR"] = str((data_dir or default_data_dir()) / "releases")
+            for name, folder in (("DUMPS_DIR", "dumps"), ("RELEASES_DIR", "releases")):
+                # COKG_DUMPS_DIR / COKG_RELEASES_DIR win; otherwise a folder of the data dir
+                chosen = os.environ.get(f"COKG_{name}") or (data_dir or default_data_dir()) / folder
+                settings[name] = str(chosen)
             if engine is not None:  # its files tell when the store last changed (Last-Modified)
                 settings["STORE_LOCATION"] = str(engine.location)
             app = create_app(settings, store=backend)

@@ -286,9 +286,10 @@ def test_a_release_is_byte_identical_and_stays_when_the_live_graph_changes(
 
 @pytest.mark.slow
 def test_cokg_serve_serves_dumps_and_a_release_made_while_it_runs(tmp_path: Path) -> None:
-    """Through `cokg serve` (its own engine, the dumps in DATA_DIR/dumps), end to end."""
-    data = tmp_path / "data"
-    with cokg_server(tmp_path, "--data-dir", str(data)) as url:
+    """Through `cokg serve` (its own engine, the dumps in COKG_DUMPS_DIR), end to end."""
+    data, elsewhere = tmp_path / "data", tmp_path / "elsewhere"
+    env = {"COKG_DUMPS_DIR": str(elsewhere)}
+    with cokg_server(tmp_path, "--data-dir", str(data), env=env) as url:
         with urllib.request.urlopen(f"{url}/dumps/?format=json", timeout=60) as answer:
             files = {f["name"]: f for f in json.load(answer)["files"]}
         with urllib.request.urlopen(f"{url}/dumps/cokg.nq", timeout=60) as answer:
@@ -296,7 +297,8 @@ def test_cokg_serve_serves_dumps_and_a_release_made_while_it_runs(tmp_path: Path
             assert answer.headers["ETag"] == f'"{files["cokg.nq"]["sha256"]}"'
         assert hashlib.sha256(body).hexdigest() == files["cokg.nq"]["sha256"]
         assert statements(body, "nq") == files["cokg.nq"]["statements"] == 1333
-        assert (data / "dumps" / "current.json").is_file()
+        assert (elsewhere / "current.json").is_file()  # COKG_DUMPS_DIR, not DATA_DIR/dumps
+        assert not (data / "dumps").exists()
 
         env = {k: v for k, v in os.environ.items() if not k.startswith("COKG_")}
         made = subprocess.run(
