@@ -10,6 +10,7 @@ violations, 2 an error (bad input, unreadable file, store unavailable).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -367,8 +368,10 @@ def release(
     from cokg.store import OxigraphStore
 
     check_version(version)
-    releases = default_releases_dir(data_dir)
-    embedded = releases.parent / "store"
+    folder = default_releases_dir(data_dir).parent  # the data dir
+    # COKG_RELEASES_DIR, as `cokg serve` reads it, else DATA_DIR/releases
+    releases = Path(os.environ.get("COKG_RELEASES_DIR") or folder / "releases")
+    embedded = folder / "store"
     if store_spec is None and embedded.is_dir():
         store: ReadableStore = OxigraphStore(embedded, read_only=True)
     else:

@@ -156,3 +156,13 @@ def test_the_command_writes_every_dump_into_a_folder(tmp_path: Path) -> None:
     assert (tmp_path / "d" / "manifest.json").is_file()
     mixed = CliRunner().invoke(main, ["dump", "--directory", str(tmp_path), "-o", "x.ttl"])
     assert mixed.exit_code == 2
+
+
+def test_the_command_writes_where_cokg_serve_reads_the_releases(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COKG_RELEASES_DIR", str(tmp_path / "shared"))
+    result = CliRunner().invoke(main, ["release", "0.1.0", "--data-dir", str(tmp_path / "data")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "shared" / "0.1.0" / "CITATION.cff").is_file()
+    assert not (tmp_path / "data" / "releases").exists()
