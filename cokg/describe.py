@@ -20,6 +20,7 @@ store in one query (:func:`describe_query`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
@@ -265,16 +266,16 @@ def to_jsonld(triples: Sequence[Triple], *, context_url: str, first: str | None 
         node = nodes.setdefault(subject, {})
         prop, obj = t.predicate.value, t.object
         if prop == RDF + "type" and isinstance(obj, NamedNode):
-            node.setdefault("type", []).append(_compact(obj.value))
+            node.setdefault("type", []).append(compact_iri(obj.value))
         elif isinstance(obj, NamedNode | BlankNode):
             reference = _node_id(obj)
-            if prop in _IRI_TERMS:
-                node.setdefault(_IRI_TERMS[prop], []).append(reference)
+            if prop in IRI_TERMS:
+                node.setdefault(IRI_TERMS[prop], []).append(reference)
             else:
-                node.setdefault(_compact(prop), []).append({"id": reference})
+                node.setdefault(compact_iri(prop), []).append({"id": reference})
         elif isinstance(obj, Literal):
-            key = _LITERAL_TERMS.get(prop) or _compact(prop)
-            node.setdefault(key, []).append(_literal(obj))
+            key = LITERAL_TERMS.get(prop) or compact_iri(prop)
+            node.setdefault(key, []).append(jsonld_literal(obj))
     graph = []
     order = sorted(nodes, key=lambda n: (n != first, n.startswith("_:"), n))
     for subject in order:
@@ -292,12 +293,12 @@ def _expand(compact: str) -> str:
     return PREFIXES[prefix] + local
 
 
-_IRI_TERMS = {
+IRI_TERMS = {
     _expand(d["@id"]): term
     for term, d in _TERMS.items()
     if isinstance(d, dict) and d.get("@type") == "@id"
 }
-_LITERAL_TERMS = {
+LITERAL_TERMS = {
     _expand(d["@id"]): term
     for term, d in _TERMS.items()
     if isinstance(d, dict) and "@type" not in d
@@ -305,7 +306,8 @@ _LITERAL_TERMS = {
 _BY_LENGTH = sorted(PREFIXES.items(), key=lambda item: -len(item[1]))
 
 
-def _compact(iri: str) -> str:
+@functools.lru_cache(maxsize=4096)
+def compact_iri(iri: str) -> str:
     """Return ``iri`` as a prefixed name of the context where it is one, else the IRI."""
     for name, namespace in _BY_LENGTH:
         if iri.startswith(namespace) and len(iri) > len(namespace):
@@ -323,12 +325,13 @@ def _node_id(term: object) -> str | None:
     return None
 
 
-def _literal(literal: Literal) -> Any:
+def jsonld_literal(literal: Literal) -> Any:
+    """Return ``literal`` as a JSON-LD value under :data:`CONTEXT` (a plain string when it can)."""
     if literal.language:
         return {"@value": literal.value, "@language": literal.language}
     if literal.datatype.value == XSD + "string":
         return literal.value
-    return {"@value": literal.value, "@type": _compact(literal.datatype.value)}
+    return {"@value": literal.value, "@type": compact_iri(literal.datatype.value)}
 
 
 __all__ = [

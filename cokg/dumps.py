@@ -30,7 +30,6 @@ background) when first asked for, rebuilt when the store changed, and kept acros
 from __future__ import annotations
 
 import contextlib
-import functools
 import gzip
 import hashlib
 import heapq
@@ -60,10 +59,17 @@ from pyoxigraph import (
 )
 
 from cokg import __version__
-from cokg.describe import CONTEXT, prefixes_for
+from cokg.describe import (
+    CONTEXT,
+    IRI_TERMS,
+    LITERAL_TERMS,
+    compact_iri,
+    jsonld_literal,
+    prefixes_for,
+)
 from cokg.errors import CokgError, NotFound, StoreUnavailable
 from cokg.formats import JSONLD, NQUADS, NTRIPLES, TRIG, TURTLE, Format
-from cokg.namespaces import PREFIXES, RDF, XSD
+from cokg.namespaces import RDF
 from cokg.search import store_fingerprint
 from cokg.store import OxigraphStore, ReadableStore
 
@@ -457,24 +463,24 @@ def jsonld_nodes(triples: Iterable[Triple | Quad]) -> Iterator[dict[str, Any]]:
         if known is None:
             prop = predicate.value
             known = keys[predicate] = (
-                "type" if prop == _RDF_TYPE else _IRI_TERMS.get(prop) or _compact(prop),
-                _LITERAL_TERMS.get(prop) or _compact(prop),
+                "type" if prop == _RDF_TYPE else IRI_TERMS.get(prop) or compact_iri(prop),
+                LITERAL_TERMS.get(prop) or compact_iri(prop),
             )
         if isinstance(obj, NamedNode):
             if known[0] == "type":
-                node.setdefault("type", []).append(_compact(obj.value))
-            elif predicate.value in _IRI_TERMS:
+                node.setdefault("type", []).append(compact_iri(obj.value))
+            elif predicate.value in IRI_TERMS:
                 node.setdefault(known[0], []).append(obj.value)
             else:
                 node.setdefault(known[0], []).append({"id": obj.value})
         elif isinstance(obj, Literal):
-            node.setdefault(known[1], []).append(_literal(obj))
+            node.setdefault(known[1], []).append(jsonld_literal(obj))
         elif isinstance(obj, BlankNode):
             reference = f"_:{obj.value}"
-            if predicate.value in _IRI_TERMS:
+            if predicate.value in IRI_TERMS:
                 node.setdefault(known[0], []).append(reference)
             else:
-                key = _compact(predicate.value) if known[0] == "type" else known[0]
+                key = compact_iri(predicate.value) if known[0] == "type" else known[0]
                 node.setdefault(key, []).append({"id": reference})
         else:  # an RDF 1.2 triple term: not in the knowledge base
             raise CokgError(f"cannot write {triple} in JSON-LD 1.1")
@@ -490,36 +496,6 @@ def _node_object(subject: str, node: dict[str, list[Any]]) -> dict[str, Any]:
 
 
 _RDF_TYPE = RDF + "type"
-_TERMS: dict[str, Any] = CONTEXT["@context"]
-
-
-def _expand(compact: str) -> str:
-    prefix, local = compact.split(":", 1)
-    return PREFIXES[prefix] + local
-
-
-_IRI_TERMS = {
-    _expand(d["@id"]): term
-    for term, d in _TERMS.items()
-    if isinstance(d, dict) and d.get("@type") == "@id"
-}
-_LITERAL_TERMS = {
-    _expand(d["@id"]): term
-    for term, d in _TERMS.items()
-    if isinstance(d, dict) and "@type" not in d
-}
-_BY_LENGTH = sorted(PREFIXES.items(), key=lambda item: -len(item[1]))
-
-
-@functools.lru_cache(maxsize=4096)
-def _compact(iri: str) -> str:
-    """Return ``iri`` as a prefixed name of the context where it is one, else the IRI."""
-    for name, namespace in _BY_LENGTH:
-        if iri.startswith(namespace) and len(iri) > len(namespace):
-            local = iri[len(namespace) :]
-            if not local.startswith("//"):
-                return f"{name}:{local}"
-    return iri
 
 
 def _node_id(term: object) -> str:
@@ -528,14 +504,6 @@ def _node_id(term: object) -> str:
     if isinstance(term, BlankNode):
         return f"_:{term.value}"
     raise CokgError(f"cannot write {term} as a JSON-LD node")
-
-
-def _literal(literal: Literal) -> Any:
-    if literal.language:
-        return {"@value": literal.value, "@language": literal.language}
-    if literal.datatype.value == XSD + "string":
-        return literal.value
-    return {"@value": literal.value, "@type": _compact(literal.datatype.value)}
 
 
 def gzip_file(source: Path, path: Path, *, statements: int = 0) -> Written:
