@@ -35,7 +35,7 @@ from cokg.void import (
     dataset_iri,
 )
 
-from .dumps import EXTENSION, ReleaseLink, current_dumps
+from .dumps import EXTENSION, ReleaseLink, current_dumps, human_size
 from .dumps import current_releases as dump_releases
 from .negotiation import HTML, choose, not_acceptable, offers
 from .resources import (
@@ -246,22 +246,6 @@ def _dump_row(dump: Distribution) -> dict[str, Any]:
     }
 
 
-def human_size(size: int) -> str:
-    """Return a byte count as people read it.
-
-    >>> human_size(999), human_size(1536), human_size(5_000_000)
-    ('999 bytes', '1.5 kB', '5.0 MB')
-    """
-    if size < 1000:
-        return f"{size} bytes"
-    value = float(size)
-    for unit in ("kB", "MB", "GB", "TB"):
-        value /= 1000
-        if value < 1000 or unit == "TB":
-            return f"{value:.1f} {unit}"
-    return f"{size} bytes"  # pragma: no cover - the loop always returns
-
-
 def bar_chart(bars: Sequence[tuple[str, int]], *, width: int = 320) -> dict[str, Any]:
     """Return the geometry of a horizontal bar chart (drawn as inline SVG by the template).
 
@@ -318,7 +302,6 @@ __all__ = [
     "current_distributions",
     "dataset",
     "dataset_triples",
-    "human_size",
     "schema_dataset_jsonld",
     "statistics",
 ]
