@@ -40,6 +40,7 @@ def store() -> Iterator[OxigraphStore]:
     kb.close()
 
 
+WAIT_MS = 15_000  # how long a browser expectation waits for the page before failing
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -67,3 +68,17 @@ def browser() -> Iterator[Any]:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh browser page; the test fails at teardown if the page logged an error."""
+    context = browser.new_context(accept_downloads=True)
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert not errors, f"the page logged errors: {errors}"

@@ -22,10 +22,9 @@ from rdflib import URIRef
 from cokg.namespaces import DEFAULT_BASE_IRI
 from cokg.validate import validate
 from tests.servers import cokg_server
-from tests.test_query_page_browser import WAIT_MS
 
 with contextlib.suppress(ImportError):  # reported by the `browser` fixture, as a failure
-    from playwright.sync_api import Browser, Page, expect
+    from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.slow
 
@@ -39,20 +38,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("dataset")
     with cokg_server(folder) as url:
         yield url
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    """A fresh page; the test fails at teardown if the page logged a script or CSP error."""
-    context = browser.new_context()
-    context.set_default_timeout(WAIT_MS)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    context.close()
-    assert not errors, f"the page logged errors: {errors}"
 
 
 def fetch(url: str, accept: str = "*/*") -> tuple[int, str, bytes]:

@@ -12,10 +12,9 @@ import pytest
 
 from cokg.dumps import dump_names
 from tests.servers import cokg_server
-from tests.test_query_page_browser import WAIT_MS
 
 try:
-    from playwright.sync_api import Browser, Page, expect
+    from playwright.sync_api import Page, expect
 except ImportError:  # reported by the `browser` fixture, as a failure
     expect = None
 
@@ -35,20 +34,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     assert made.returncode == 0, made.stderr
     with cokg_server(folder, "--data-dir", str(data)) as url:
         yield url
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    """A fresh page; the test fails at teardown if the page logged an error."""
-    context = browser.new_context()
-    context.set_default_timeout(WAIT_MS)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    context.close()
-    assert not errors, f"the page logged errors: {errors}"
 
 
 def test_a_researcher_finds_the_dumps_then_cites_a_release(server: str, page: Page) -> None:

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from tests.servers import cokg_server
-from tests.test_query_page_browser import WAIT_MS
 
 try:
     from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -37,20 +36,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("pages")
     with cokg_server(folder, env={"COKG_WRITE_TOKEN": TOKEN}) as url:
         yield url
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    """A fresh page; the test fails at teardown if the page logged a script or CSP error."""
-    context = browser.new_context()
-    context.set_default_timeout(WAIT_MS)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    context.close()
-    assert not errors, f"the page logged errors: {errors}"
 
 
 def heading(page: Page) -> str:

@@ -19,6 +19,7 @@ from pyoxigraph import Literal, NamedNode
 
 from cokg.load import open_knowledge_base
 from cokg.resources import QUERIES_DIR
+from tests.conftest import WAIT_MS
 from tests.servers import cokg_server
 
 with contextlib.suppress(ImportError):  # reported by the `browser` fixture (conftest.py)
@@ -28,7 +29,6 @@ pytestmark = pytest.mark.slow
 
 UNITS = QUERIES_DIR / "cq10-units-and-parents.rq"
 UNITS_QUESTION = "Which organisations are units inside another, and which have a ROR iD?"
-WAIT_MS = 15_000  # how long an expectation waits for the page before failing
 
 
 def expected_rows(query: str) -> tuple[list[str], list[list[Any]]]:
