@@ -1,8 +1,9 @@
 """Dump throughput and peak memory: cokg's dumps beside ``oxigraph dump`` on the same store.
 
-Run from the repository root, holding the shared benchmark lock::
+Run from the repository root, holding the shared benchmark lock (the report it writes is what
+``bench/RESULTS.md`` quotes)::
 
-    flock /tmp/cokg-bench.lock .venv/bin/python -m bench.dump --output bench/results-dump.md
+    flock /tmp/cokg-bench.lock .venv/bin/python -m bench.dump --output /tmp/dump.md
 
 For each size (``--entries``, default 1 000 and 100 000) it opens the store the main benchmark
 left in ``bench/data/final/synth-{N}-seed1/run/stores/cokg`` (or loads the synthetic knowledge

@@ -1,7 +1,9 @@
 """Page latency at scale: cokg's entry page and its Turtle beside a bare DESCRIBE and Trifid.
 
+The report it writes is what ``bench/RESULTS.md`` quotes::
+
     flock /tmp/cokg-bench.lock .venv/bin/python -m bench.pages \\
-        --store bench/data/final/synth-100000-seed1/run/stores/cokg --output bench/results-pages.md
+        --store bench/data/final/synth-100000-seed1/run/stores/cokg --output /tmp/pages.md
 
 One ``oxigraph serve-read-only --union-default-graph`` on the store answers everyone, so the
 engine, its caches and the data are the same for all sides:
