@@ -81,7 +81,7 @@ def process_gone(pid: int) -> bool:
     """True when no process ``pid`` runs (a zombie counts as gone)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # reaped between the open and the read
         return True
     return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
 
