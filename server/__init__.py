@@ -67,6 +67,9 @@ DEFAULTS: dict[str, Any] = {
     "DUMPS_WAIT_SECONDS": 10,
     # The folder of the releases at /releases/ (cokg serve: DATA_DIR/releases); None: none.
     "RELEASES_DIR": None,
+    # The on-disk folder of the store behind a SPARQL URL (cokg serve: its engine's folder);
+    # its files' modification times give Last-Modified. None: from the store itself, if any.
+    "STORE_LOCATION": None,
 }
 
 # Settings read as the raw text of their COKG_* variable (from_prefixed_env would turn a
