@@ -558,7 +558,10 @@ def search_options(function: F) -> F:
     "index_path",
     required=True,
     type=click.Path(path_type=Path),
-    help="The index file to write (cokg serve keeps DATA_DIR/search.sqlite3).",
+    help=(
+        "The index file to write; its tantivy text index goes in the folder beside it, named "
+        "with the suffix .tantivy (cokg serve keeps DATA_DIR/search.sqlite3)."
+    ),
 )
 def index(store_spec: str | None, base_iri: str, index_path: Path) -> None:
     """Build the full-text search index of a store into a file (see `cokg search`)."""
@@ -567,7 +570,9 @@ def index(store_spec: str | None, base_iri: str, index_path: Path) -> None:
     built = SearchIndex(index_path)
     count = built.build(_open(store_spec, base_iri))
     built.close()
-    click.echo(f"indexed {count} entries into {index_path}")
+    click.echo(
+        f"indexed {count} entries into {index_path} and {index_path.with_suffix('.tantivy')}"
+    )
 
 
 @main.command()
