@@ -30,6 +30,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, render_template, request, send_file
 from flask.blueprints import BlueprintSetupState
+from werkzeug.exceptions import BadRequest
 
 from cokg.describe import LICENSE
 from cokg.dumps import DumpCache, DumpFile, DumpsNotReady
@@ -164,8 +165,13 @@ def _root() -> str:
 
 
 def _listing_type() -> str:
-    if request.args.get("format") == "json":
-        return JSON
+    """The listing's media type: ``?format=json|html`` (anything else: 400), else ``Accept``."""
+    requested = request.args.get("format")
+    if requested is not None:
+        by_name = {"json": JSON, "html": HTML, JSON: JSON, HTML: HTML}
+        if requested.strip().lower() not in by_name:
+            raise BadRequest(f"unknown format {requested[:80]!r}; use one of: html, json")
+        return by_name[requested.strip().lower()]
     offered = [HTML, JSON]
     chosen = choose(offered)
     if chosen is None:

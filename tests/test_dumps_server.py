@@ -124,6 +124,17 @@ def test_the_json_listing_answers_the_format_parameter_and_unacceptable_is_406(
     assert get(client, "/dumps/", headers={"Accept": "image/png"}).status_code == 406
 
 
+@pytest.mark.parametrize("listing", ["/dumps/", "/releases/"])
+def test_an_unknown_listing_format_is_400_naming_the_offered_ones(
+    client: FlaskClient, listing: str
+) -> None:
+    answer = client.get(listing + "?format=xml", headers={"Accept": "application/json"})
+    assert answer.status_code == 400
+    assert "html, json" in answer.get_data(as_text=True)
+    page = client.get(listing + "?format=html", headers={"Accept": "application/json"})
+    assert page.status_code == 200 and page.mimetype == "text/html"
+
+
 @pytest.mark.parametrize("extension", sorted(MEDIA_TYPES))
 def test_each_dump_downloads_with_its_checksum_and_holds_the_store(
     app: Flask, client: FlaskClient, extension: str
