@@ -257,6 +257,10 @@ class Engine:
     time limit."""
     query_timeout_parameter: str | None = None
     """Query parameter that asks the engine to stop a query after that many milliseconds."""
+    commits_each_operation: bool = False
+    """True when the engine commits each operation of an update request on its own (Virtuoso:
+    readers can see the state between two operations), so a graph is replaced by one
+    ``DELETE … INSERT … WHERE`` operation instead of ``DROP`` then ``INSERT DATA``."""
     blank_nodes_in_insert_data: bool = True
     """False when ``INSERT DATA`` refuses blank nodes (Virtuoso): cokg then writes
     ``INSERT { … } WHERE {}``, which means the same."""
@@ -291,6 +295,7 @@ ENGINES: dict[str, Engine] = {
         drop_all_is_safe=False,
         row_limit_header="X-SPARQL-MaxRows",
         blank_nodes_in_insert_data=False,
+        commits_each_operation=True,
         timeout_state_header="X-SQL-State",
         query_timeout_parameter="timeout",
     ),
@@ -816,8 +821,10 @@ class SparqlStore:
     def replace_graph_quads(self, graph: str, quads: Iterable[Quad]) -> None:
         """Replace ``graph`` with ``quads`` in one transaction.
 
-        Uses a Graph Store ``PUT`` where the engine makes it one transaction, otherwise one
-        SPARQL Update request (``DROP SILENT GRAPH`` then ``INSERT DATA``).
+        Uses a Graph Store ``PUT`` where the engine makes it one transaction; on an engine that
+        commits each update operation on its own (Virtuoso), one ``DELETE … INSERT … WHERE``
+        operation; otherwise one SPARQL Update request (``DROP SILENT GRAPH`` then
+        ``INSERT DATA``), which the engine runs as one transaction.
         """
         target = NamedNode(graph)
         quads = list(quads)
@@ -828,6 +835,13 @@ class SparqlStore:
             and all(q.graph_name == target for q in quads)
         ):
             self._gsp_write("PUT", graph, quads)
+            return
+        if (
+            quads
+            and self.engine.commits_each_operation
+            and all(q.graph_name == target for q in quads)
+        ):
+            self._run_update(_replace_in_one_operation(target, quads))
             return
         update = f"DROP SILENT GRAPH {target}"
         if quads:
@@ -1204,6 +1218,21 @@ class SparqlStore:
                 # a short backoff: the engine is restarting or shedding load
                 time.sleep(min(0.1 * 2**attempt, 1.0))
         raise AssertionError("unreachable")
+
+
+def _replace_in_one_operation(graph: NamedNode, quads: list[Quad]) -> str:
+    """Return one update operation that replaces ``graph`` with ``quads`` (all in ``graph``).
+
+    The old triples are the solutions of the first branch; the second branch is one solution
+    that binds ``?new``, so the new triples are inserted once (a template triple with an
+    unbound variable is skipped, SPARQL 1.1 Update §3.1.3), not once per old triple.
+    """
+    triples = "\n".join(f"{q.subject} {q.predicate} {q.object} ." for q in quads)
+    return (
+        f"DELETE {{ GRAPH {graph} {{ ?s ?p ?o }} }}\n"
+        f"INSERT {{ GRAPH ?new {{\n{triples}\n}} }}\n"
+        f"WHERE {{ {{ GRAPH {graph} {{ ?s ?p ?o }} }} UNION {{ BIND({graph} AS ?new) }} }}"
+    )
 
 
 def _insert(quads: list[Quad], *, template: bool) -> str:
