@@ -22,7 +22,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 from pyoxigraph import Literal, NamedNode, Triple
 
-from cokg.describe import LICENSE
+from cokg.describe import LICENSE, compact_iri
 from cokg.formats import JSONLD, RDF_FORMATS, Format
 from cokg.namespaces import DCTERMS, FOAF, RDF, VOID
 from cokg.void import (
@@ -190,11 +190,11 @@ def dataset_page() -> Response:
         ),
         "keyword_links": {c.label or c.iri: _local_page(c.iri) for c in stats.top_keywords},
         "linkset_rows": [
-            (ls.title, ls.target, _compact(ls.predicate), ls.predicate, ls.triples)
+            (ls.title, ls.target, compact_iri(ls.predicate), ls.predicate, ls.triples)
             for ls in stats.linksets
         ],
-        "class_rows": [(_compact(c.iri), c.iri, c.count) for c in stats.classes],
-        "property_rows": [(_compact(p.iri), p.iri, p.count) for p in stats.properties],
+        "class_rows": [(compact_iri(c.iri), c.iri, c.count) for c in stats.classes],
+        "property_rows": [(compact_iri(p.iri), p.iri, p.count) for p in stats.properties],
         "schema_jsonld": schema_dataset_jsonld(iri, dumps, root=root),
     }
     body = render_template("dataset.html", nav="dataset", **context)
@@ -220,16 +220,6 @@ def _fresh_unless_building(response: Response, dumps: Sequence[Distribution]) ->
 def _local_page(iri: str) -> str | None:
     base = cokg_state().base_iri + "id/"
     return page_url(iri[len(base) :]) if iri.startswith(base) else None
-
-
-def _compact(iri: str) -> str:
-    from cokg.describe import prefixes_for
-
-    prefixes = prefixes_for(cokg_state().base_iri)
-    for name, namespace in sorted(prefixes.items(), key=lambda item: -len(item[1])):
-        if name != "kb" and iri.startswith(namespace) and len(iri) > len(namespace):
-            return f"{name}:{iri[len(namespace) :]}"
-    return iri
 
 
 def _dump_row(dump: Distribution) -> dict[str, Any]:
