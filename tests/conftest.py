@@ -3,8 +3,9 @@
 - the shell's ``COKG_*`` settings never leak into an app or command under test;
 - the browser tests get Debian's chromium driven by Playwright (never `playwright install`;
   CI installs Debian's chromium);
-- ``store``: the shipped knowledge base in an in-memory store, one per test module (a module
-  that needs another store defines its own ``store`` fixture, which takes precedence).
+- ``store``: the shipped knowledge base in an in-memory store, one per test module, and
+  ``app`` / ``client``: the web app serving it, its dumps in a folder of its own (a module that
+  needs another store or settings defines its own fixture of that name, which takes precedence).
 """
 
 from __future__ import annotations
@@ -40,8 +41,25 @@ def store() -> Iterator[OxigraphStore]:
     kb.close()
 
 
+@pytest.fixture(scope="module")
+def app(store: OxigraphStore, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The web app serving ``store``, for one test module."""
+    from cokg.server import create_app
+
+    folder = tmp_path_factory.mktemp("dumps")
+    return create_app({"TESTING": True, "DUMPS_DIR": str(folder)}, store=store)
+
+
+@pytest.fixture(scope="module")
+def client(app: Any) -> Any:
+    """A test client of ``app``."""
+    return app.test_client()
+
+
 WAIT_MS = 15_000  # how long a browser expectation waits for the page before failing
 CHROMIUM = Path("/usr/bin/chromium")
+
+
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",

@@ -42,17 +42,6 @@ BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 TOKEN = "dataset-test-token"
 
 
-@pytest.fixture(scope="module")
-def app(store: OxigraphStore, tmp_path_factory: pytest.TempPathFactory) -> Flask:
-    folder = tmp_path_factory.mktemp("dumps")
-    return create_app({"TESTING": True, "DUMPS_DIR": str(folder)}, store=store)
-
-
-@pytest.fixture(scope="module")
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
 def void_graph(client: FlaskClient) -> rdflib.Graph:
     response = client.get("/.well-known/void")
     assert response.status_code == 200

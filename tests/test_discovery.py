@@ -11,7 +11,6 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 import rdflib
-from flask import Flask
 from flask.testing import FlaskClient
 
 from cokg.formats import TURTLE
@@ -24,17 +23,6 @@ BASE = DEFAULT_BASE_IRI
 NS = {"sm": "http://www.sitemaps.org/schemas/sitemap/0.9"}
 VOID = rdflib.Namespace("http://rdfs.org/ns/void#")
 discovery_module = importlib.import_module("cokg.server.discovery")
-
-
-@pytest.fixture(scope="module")
-def app(store: OxigraphStore, tmp_path_factory: pytest.TempPathFactory) -> Flask:
-    folder = tmp_path_factory.mktemp("dumps")
-    return create_app({"TESTING": True, "DUMPS_DIR": str(folder)}, store=store)
-
-
-@pytest.fixture(scope="module")
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
 
 
 def locations(client: FlaskClient, url: str = "/sitemap.xml") -> tuple[str, list[str]]:
