@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
@@ -32,9 +33,15 @@ NAME = "<http://xmlns.com/foaf/0.1/name>"
 URLS = ["/data/person/t.ttl", "/page/person/t"]
 
 
-def settle() -> None:
-    """Wait until the store has been still long enough for a Last-Modified to be sent."""
-    time.sleep(SETTLE + 0.1)
+def settle(dated: Callable[[], bool]) -> None:
+    """Wait until the store has been still long enough for a Last-Modified to be sent.
+
+    ``dated`` asks the server and tells whether its answer carried a ``Last-Modified``.
+    """
+    deadline = time.monotonic() + SETTLE + 30
+    while not dated():
+        assert time.monotonic() < deadline, "no Last-Modified long after the last write"
+        time.sleep(0.1)
 
 
 def update(name: str) -> str:
@@ -77,7 +84,7 @@ def test_a_write_through_one_app_is_never_answered_304_by_another() -> None:
         assert "After" in answer.get_data(as_text=True)
         # within the second of the write, no date a client could hold too long
         assert "Last-Modified" not in answer.headers
-    settle()
+    settle(lambda: "Last-Modified" in reader.get(URLS[0]).headers)
     for url in URLS:
         answer = reader.get(url, headers={"If-Modified-Since": dates[url]})
         assert answer.status_code == 200
@@ -101,7 +108,7 @@ def test_a_write_straight_into_an_on_disk_store_moves_last_modified(tmp_path: Pa
     store = OxigraphStore(tmp_path / "store")
     store.replace_graph(GRAPH, f'{PERSON} {NAME} "Before" .', TURTLE)
     client = create_app({"TESTING": True}, store=store).test_client()
-    settle()
+    settle(lambda: "Last-Modified" in client.get(URLS[0]).headers)
     dates = {}
     for url in URLS:
         first = client.get(url)
@@ -109,7 +116,8 @@ def test_a_write_straight_into_an_on_disk_store_moves_last_modified(tmp_path: Pa
         assert client.get(url, headers={"If-Modified-Since": dates[url]}).status_code == 304
 
     store.replace_graph(GRAPH, f'{PERSON} {NAME} "After" .', TURTLE)
-    settle()  # so that an unmoved date would be sent, and would answer 304
+    # so that an unmoved date would be sent, and would answer 304
+    settle(lambda: "Last-Modified" in client.get(URLS[0]).headers)
 
     for url in URLS:
         answer = client.get(url, headers={"If-Modified-Since": dates[url]})
@@ -175,7 +183,7 @@ def test_cokg_serve_on_its_own_store_folder(tmp_path: Path) -> None:
     del store
     env = {"COKG_WRITE_TOKEN": TOKEN}
     with cokg_server(tmp_path / "a", "--store", str(folder), env=env) as a:
-        settle()
+        settle(lambda: get(a + URLS[0])[1]["Last-Modified"] is not None)
         dates = {}
         for url in URLS:
             status, headers, _ = get(a + url)
