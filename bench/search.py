@@ -23,8 +23,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from cokg.search import SearchIndex, Selection, read_entries, store_fingerprint
-from cokg.store import OxigraphStore
+from cokg.search import SearchIndex, Selection, read_entries
+from cokg.store import OxigraphStore, store_fingerprint
 
 TEXTS = ["participatory budgeting", "citizens jury", "coproduction", "health", "community"]
 YEARS = Selection(from_year=2014, to_year=2016)

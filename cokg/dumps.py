@@ -70,8 +70,7 @@ from cokg.describe import (
 from cokg.errors import CokgError, NotFound, StoreUnavailable
 from cokg.formats import JSONLD, NQUADS, NTRIPLES, TRIG, TURTLE, Format
 from cokg.namespaces import RDF
-from cokg.search import store_fingerprint
-from cokg.store import OxigraphStore, ReadableStore
+from cokg.store import OxigraphStore, ReadableStore, store_fingerprint
 
 log = logging.getLogger("cokg.dumps")
 
@@ -689,7 +688,7 @@ class DumpCache:
 
     Each build goes to its own folder (``directory/v-…``); ``directory/current.json`` names
     the current one and the store version it came from, so a restart reuses it. The store's
-    version is :func:`cokg.search.store_fingerprint` (its graphs and size), checked at most
+    version is :func:`cokg.store.store_fingerprint` (its graphs and size), checked at most
     every ``check_every`` seconds, plus :meth:`invalidate` after each write through the app
     (which catches a write that keeps the size).
 

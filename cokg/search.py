@@ -32,7 +32,6 @@ written as one word ("coproduction") or two ("co production").
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import html
 import json
@@ -52,7 +51,7 @@ from pyoxigraph import Literal, NamedNode, QuerySolutions
 from cokg.errors import CokgError
 from cokg.search_read import DOCUMENT_TYPES, Entry, key_of, read_entries, safe_iri
 from cokg.search_text import COLUMNS, TextIndex, aggregations, combine, marked
-from cokg.store import ReadableStore
+from cokg.store import ReadableStore, store_fingerprint
 
 __all__ = ["DOCUMENT_TYPES", "Entry", "key_of", "read_entries"]
 
@@ -330,15 +329,6 @@ class Selection:
 
 
 # -- the index ------------------------------------------------------------------------------
-
-
-def store_fingerprint(store: ReadableStore) -> str:
-    """Return a fingerprint of ``store``: a digest of its graph list and its size."""
-    digest = hashlib.sha256()
-    for graph in store.graphs():
-        digest.update(graph.encode() + b"\n")
-    digest.update(str(store.count()).encode())
-    return digest.hexdigest()
 
 
 _ENTRIES_IN = (

@@ -21,6 +21,7 @@ half of it.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 from collections.abc import Iterable, Iterator
@@ -355,6 +356,19 @@ class OxigraphStore:
     def close(self) -> None:
         """Flush; pyoxigraph closes the files when the store is released."""
         self.flush()
+
+
+def store_fingerprint(store: ReadableStore) -> str:
+    """Return a fingerprint of ``store``: a digest of its graph list and its size.
+
+    What the derived caches (search index, dumps, dataset figures, sitemap) compare to tell
+    that the store changed behind their back.
+    """
+    digest = hashlib.sha256()
+    for graph in store.graphs():
+        digest.update(graph.encode() + b"\n")
+    digest.update(str(store.count()).encode())
+    return digest.hexdigest()
 
 
 def dump_to_bytes(store: ReadableStore, fmt: Format, *, graph: str | None = None) -> bytes:

@@ -52,7 +52,7 @@ from cokg.namespaces import (
     VOID,
     XSD,
 )
-from cokg.store import ReadableStore
+from cokg.store import ReadableStore, store_fingerprint
 
 SPDX = "http://spdx.org/rdf/terms#"
 """The SPDX namespace, for ``spdx:checksum`` (as DCAT 3 uses it)."""
@@ -526,7 +526,7 @@ class StatisticsNotReady(StoreUnavailable):
 class StatisticsCache:
     """The statistics of one store version, recounted in the background when the store changes.
 
-    The version is :func:`cokg.search.store_fingerprint` (graph list and size), checked at most
+    The version is :func:`cokg.store.store_fingerprint` (graph list and size), checked at most
     once per ``check_every`` seconds; :meth:`invalidate` (subscribe it to the app's write
     events) forces a recount. One thread counts at a time; :meth:`get` waits for it up to
     ``wait`` seconds, then answers the figures of the version before (at 100 000 entries a
@@ -586,8 +586,6 @@ class StatisticsCache:
         due = time.monotonic() - self._checked >= self._check_every
         if self._value is not None and not due and generation == self._counted_generation:
             return
-        from cokg.search import store_fingerprint  # search imports much; load it on first use
-
         version = store_fingerprint(self._store)
         self._checked = time.monotonic()
         if (

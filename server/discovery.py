@@ -30,8 +30,7 @@ from xml.sax.saxutils import escape
 from flask import Blueprint, Response, current_app, request, stream_with_context, url_for
 
 from cokg.errors import NotFound
-from cokg.search import store_fingerprint
-from cokg.store import ReadableStore
+from cokg.store import ReadableStore, store_fingerprint
 
 from .dumps import EXTENSION, dump_service
 from .resources import Resource, as_uri, data_url, page_url, resource_path
@@ -94,7 +93,7 @@ class PageList:
     minute and a half at 100 000 entries), one URL per line, in the order the engine returns
     them; every sitemap file is then a slice of that file, read from a mark kept every
     :data:`STRIDE` lines. Memory does not grow with the number of pages. The version is
-    :func:`cokg.search.store_fingerprint`, checked at most once per ``check_every`` seconds;
+    :func:`cokg.store.store_fingerprint`, checked at most once per ``check_every`` seconds;
     :meth:`invalidate` (called after every write through the app) forces a new list.
     """
 

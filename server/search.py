@@ -37,10 +37,10 @@ from cokg.search import (
     Selection,
     dumps,
     result_json,
-    store_fingerprint,
     values_block,
 )
 from cokg.search_update import written_by
+from cokg.store import store_fingerprint
 
 from .negotiation import HTML, choose, not_acceptable
 from .state import WriteEvent, cokg_state
