@@ -788,7 +788,8 @@ class DumpCache:
         due = time.monotonic() - self._checked >= self.check_every
         if self._folder is not None and not due and generation == self._built_generation:
             return
-        version = store_fingerprint(self.store)
+        fresh = self._folder is None or generation != self._built_generation  # after a write
+        version = store_fingerprint(self.store, max_age=0.0 if fresh else self.check_every)
         self._checked = time.monotonic()
         unchanged = self._folder is not None and version == self._version
         if unchanged and generation == self._built_generation:

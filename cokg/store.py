@@ -21,9 +21,13 @@ half of it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import re
+import threading
+import time
+import weakref
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Protocol, runtime_checkable
@@ -358,17 +362,45 @@ class OxigraphStore:
         self.flush()
 
 
-def store_fingerprint(store: ReadableStore) -> str:
+_FINGERPRINTS: weakref.WeakKeyDictionary[ReadableStore, tuple[float, str]] = (
+    weakref.WeakKeyDictionary()
+)
+_FINGERPRINTS_LOCK = threading.Lock()
+
+
+def store_fingerprint(store: ReadableStore, *, max_age: float = 0.0) -> str:
     """Return a fingerprint of ``store``: a digest of its graph list and its size.
 
     What the derived caches (search index, dumps, dataset figures, sitemap) compare to tell
-    that the store changed behind their back.
+    that the store changed behind their back. Taking one reads every graph name and counts
+    the store (seconds at 100 000 entries), so with ``max_age`` a fingerprint taken of the
+    same store at most that many seconds ago, by any of them, is returned instead: the caches
+    that check on a timer share one reading. ``max_age=0`` (after a write) always reads.
+
+    >>> store = OxigraphStore()
+    >>> first = store_fingerprint(store)
+    >>> store.update('INSERT DATA { GRAPH <http://g> { <http://s> <http://p> "o" } }')
+    >>> store_fingerprint(store, max_age=3600) == first  # the shared reading, not yet renewed
+    True
+    >>> store_fingerprint(store) == first
+    False
     """
+    if max_age > 0:
+        with _FINGERPRINTS_LOCK:
+            taken = _FINGERPRINTS.get(store)
+        if taken is not None and time.monotonic() - taken[0] <= max_age:
+            return taken[1]
+    started = time.monotonic()
     digest = hashlib.sha256()
     for graph in store.graphs():
         digest.update(graph.encode() + b"\n")
     digest.update(str(store.count()).encode())
-    return digest.hexdigest()
+    fingerprint = digest.hexdigest()
+    with contextlib.suppress(TypeError), _FINGERPRINTS_LOCK:  # TypeError: not weakly referable
+        kept = _FINGERPRINTS.get(store)
+        if kept is None or kept[0] <= started:  # never replace a reading begun later
+            _FINGERPRINTS[store] = (started, fingerprint)
+    return fingerprint
 
 
 def dump_to_bytes(store: ReadableStore, fmt: Format, *, graph: str | None = None) -> bytes:

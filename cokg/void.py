@@ -586,7 +586,8 @@ class StatisticsCache:
         due = time.monotonic() - self._checked >= self._check_every
         if self._value is not None and not due and generation == self._counted_generation:
             return
-        version = store_fingerprint(self._store)
+        fresh = self._value is None or generation != self._counted_generation  # after a write
+        version = store_fingerprint(self._store, max_age=0.0 if fresh else self._check_every)
         self._checked = time.monotonic()
         if (
             self._value is not None

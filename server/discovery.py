@@ -122,7 +122,12 @@ class PageList:
                 or self._fingerprint is None
                 or now - self._checked >= self._check_every
             ):
-                version = store_fingerprint(self._store)
+                # a timed check may share another cache's recent reading; after a write (or at
+                # first) the store is read afresh
+                fresh = built is None or self._fingerprint is None
+                version = store_fingerprint(
+                    self._store, max_age=0.0 if fresh else self._check_every
+                )
                 self._checked = now
                 if built is None or version != self._fingerprint:
                     built = self._build()

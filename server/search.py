@@ -101,10 +101,17 @@ class SearchService:
     def _checking(self) -> bool:
         return self._checker is not None and self._checker.is_alive()
 
-    def _check(self) -> None:
-        """Rebuild if the store changed behind the index's back (or trust the app's writes)."""
+    def _check(self, *, fresh: bool = False) -> None:
+        """Rebuild if the store changed behind the index's back (or trust the app's writes).
+
+        A timed check may use another cache's recent reading of the store's fingerprint; after
+        a write through the app, or asked to (``fresh``), it reads the store itself.
+        """
         try:
-            fingerprint = store_fingerprint(self._state.store)
+            fresh = fresh or self._written
+            fingerprint = store_fingerprint(
+                self._state.store, max_age=0.0 if fresh else self.check_every
+            )
             # Writes through the app were applied to an index known to be in step: only the
             # fingerprint is new. Otherwise (a kept index not checked yet) compare.
             trusted = self._written and self._verified
@@ -120,7 +127,7 @@ class SearchService:
 
     def check_now(self) -> None:
         """Run the background check in this thread (tests, and after a bulk load)."""
-        self._check()
+        self._check(fresh=True)
 
     def on_write(self, event: WriteEvent) -> None:
         """Update the index after a write through the app (same request).
