@@ -78,7 +78,7 @@ from cokg.errors import (
     StoreUnavailable,
     UnsupportedFormat,
 )
-from cokg.formats import RDF_FORMATS, RESULTS_FORMATS, SPARQL_CSV, Format
+from cokg.formats import RDF_FORMATS, RESULTS_FORMATS, SPARQL_CSV, SPARQL_TSV, Format
 from cokg.namespaces import PREFIXES
 from cokg.sparql_text import has_dataset_clause, shift_back
 from cokg.store import QueryResult, RdfInput, parse_quads, position_of
@@ -90,6 +90,7 @@ __all__ = [
     "BearerAuth",
     "DigestAuth",
     "Engine",
+    "SolutionsText",
     "SparqlStore",
     "UnionMode",
     "guess_engine",
@@ -602,6 +603,42 @@ class _Failure(Exception):
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class SolutionsText:
+    """SELECT solutions as SPARQL TSV text, as the engine wrote them: a header line, then one
+    line per row (TSV escapes the line breaks inside literals).
+
+    Made by :meth:`SparqlStore.query_text`, which has checked that the answer is whole. A
+    front-end can cut it at a row count, pass it on as it is, or parse it once to write
+    another format, without reading it into Python objects first.
+    """
+
+    text: bytes
+    rows: int
+
+    def head(self, rows: int) -> SolutionsText:
+        """Return the header and the first ``rows`` rows (all of them when there are fewer).
+
+        >>> answer = SolutionsText(b"?x\\n1\\n2\\n3\\n", 3)
+        >>> answer.head(2)
+        SolutionsText(text=b'?x\\n1\\n2\\n', rows=2)
+        """
+        if rows < 0:
+            raise ValueError("rows cannot be negative")
+        if rows >= self.rows:
+            return self
+        end = -1
+        for _ in range(rows + 1):  # the header line, then the rows
+            end = self.text.index(b"\n", end + 1)
+        return SolutionsText(self.text[: end + 1], rows)
+
+    def solutions(self) -> QuerySolutions:
+        """Return the rows as :class:`pyoxigraph.QuerySolutions` (parsed as they are read)."""
+        parsed = parse_query_results(self.text, SPARQL_TSV.oxigraph)
+        assert isinstance(parsed, QuerySolutions)
+        return parsed
+
+
 class SparqlStore:
     """A store over a SPARQL 1.1 endpoint; see the module documentation.
 
@@ -719,6 +756,18 @@ class SparqlStore:
         :class:`~cokg.errors.QueryTimeout` when the engine or the wait ran out of time and
         :class:`~cokg.errors.StoreUnavailable` when the engine cannot be reached or fails.
         """
+        result = self._query(sparql, default_graph_uris, named_graph_uris, as_text=False)
+        assert not isinstance(result, SolutionsText)
+        return result
+
+    def _query(
+        self,
+        sparql: str,
+        default_graph_uris: Iterable[str] | None,
+        named_graph_uris: Iterable[str] | None,
+        *,
+        as_text: bool,
+    ) -> QueryResult | SolutionsText:
         form = query_form(sparql)
         if _first_keyword(sparql) in _UPDATE_FORMS:
             # Some engines (Virtuoso) run an update sent as a query: never let one through.
@@ -734,11 +783,32 @@ class SparqlStore:
         else:
             params = self._dataset_params(default, named)
         try:
+            if as_text and form == "SELECT":
+                response = self._sparql_query(text, form, params)
+                return _read_solutions_text(response, self.engine) or _read_result(
+                    response, form, self.engine
+                )
             return self._run_query(text, form, params)
         except QueryError as error:
             if not added:
                 raise
             raise shift_back(error, added) from error
+
+    def query_text(
+        self,
+        sparql: str,
+        *,
+        default_graph_uris: Iterable[str] | None = None,
+        named_graph_uris: Iterable[str] | None = None,
+    ) -> QueryResult | SolutionsText:
+        """Run a query as :meth:`query` does, but return a SELECT answer the engine sent as
+        SPARQL TSV (Oxigraph) as that text, checked whole but not parsed.
+
+        An endpoint in front of the engine then parses it at most once, to write the format
+        its client asked for (:class:`SolutionsText`). Other answers come as from
+        :meth:`query`; so do SELECT answers in another format. Raises as :meth:`query` does.
+        """
+        return self._query(sparql, default_graph_uris, named_graph_uris, as_text=True)
 
     def graphs(self) -> list[str]:
         """Return the IRIs of every named graph, sorted (the engine's own graphs left out)."""
@@ -1371,8 +1441,40 @@ def _broken_off(body: bytes, what: str) -> CokgError:
     )
 
 
-def _read_result(response: _Response, form: str | None, engine: Engine) -> QueryResult:
-    """Turn a complete query answer into pyoxigraph results, refusing partial ones."""
+def _read_solutions_text(response: _Response, engine: Engine) -> SolutionsText | None:
+    """Return a SELECT answer in SPARQL TSV as :class:`SolutionsText`, after checking that it
+    is whole; None for an answer in another format.
+
+    Oxigraph ends every row with a line break; when it stops a query at its time limit it
+    has already answered 200, and it writes "The SPARQL operation has been cancelled" after
+    the last row it sent, with no line break. So an answer is whole when it ends with a line
+    break and its last row reads as a row under its header. The rows in between come from
+    the engine's own serialiser and are not read here: a front-end parses them at most once,
+    while it writes them out.
+    """
+    if response.media_type != SPARQL_TSV.media_type:
+        return None
+    _check_partial(response, engine)
+    body = response.body
+    header_end = body.find(b"\n")
+    if header_end < 0 or not body.endswith(b"\n"):
+        raise _broken_off(body, "query")
+    last_start = body.rfind(b"\n", 0, len(body) - 1) + 1
+    if last_start > header_end:  # at least one row: read the last one
+        try:
+            last = parse_query_results(
+                body[: header_end + 1] + body[last_start:], SPARQL_TSV.oxigraph
+            )
+            if isinstance(last, QuerySolutions):
+                for _ in last:
+                    pass
+        except SyntaxError as e:
+            raise _broken_off(body, "query") from e
+    return SolutionsText(body, body.count(b"\n") - 1)
+
+
+def _check_partial(response: _Response, engine: Engine) -> None:
+    """Raise for an answer its engine marks as cut (Virtuoso: a time limit, a row limit)."""
     state = response.headers.get(engine.timeout_state_header or "", "").strip()
     if state == "S1TAT":
         raise QueryTimeout(
@@ -1384,6 +1486,11 @@ def _read_result(response: _Response, form: str | None, engine: Engine) -> Query
             f"the engine cut the result at {response.headers[engine.row_limit_header]} rows "
             "(its result size limit); page the query with LIMIT and OFFSET"
         )
+
+
+def _read_result(response: _Response, form: str | None, engine: Engine) -> QueryResult:
+    """Turn a complete query answer into pyoxigraph results, refusing partial ones."""
+    _check_partial(response, engine)
     if form in ("CONSTRUCT", "DESCRIBE") or (
         form is None and response.media_type not in RESULTS_FORMATS.media_types()
     ):

@@ -22,7 +22,7 @@ from types import TracebackType
 from typing import TypeVar
 
 from cokg.errors import QueryTimeout, StoreUnavailable
-from cokg.sparql_store import SparqlStore
+from cokg.sparql_store import SolutionsText, SparqlStore
 from cokg.store import QueryResult
 
 from .engine import OxigraphEngine
@@ -154,6 +154,24 @@ class BoundedSparqlStore(SparqlStore):
         """Run a query as :meth:`SparqlStore.query` does, stopping it at the time limit."""
         return self._bounded(
             lambda: SparqlStore.query(
+                self,
+                sparql,
+                default_graph_uris=default_graph_uris,
+                named_graph_uris=named_graph_uris,
+            ),
+            watch=True,
+        )
+
+    def query_text(
+        self,
+        sparql: str,
+        *,
+        default_graph_uris: Iterable[str] | None = None,
+        named_graph_uris: Iterable[str] | None = None,
+    ) -> QueryResult | SolutionsText:
+        """Run a query as :meth:`SparqlStore.query_text` does, stopping it at the time limit."""
+        return self._bounded(
+            lambda: SparqlStore.query_text(
                 self,
                 sparql,
                 default_graph_uris=default_graph_uris,

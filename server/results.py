@@ -1,17 +1,20 @@
 """Query results as HTTP bodies: pyoxigraph's serialisers, a row cap, streaming.
 
-The store has already read and checked the answer (:class:`~cokg.sparql_store.SparqlStore`
-never hands out a result the engine cut short), so every error happens before the status
-line. Then:
+The store has already checked that the answer is whole (:class:`~cokg.sparql_store.SparqlStore`
+never hands out a result the engine cut short). Then:
 
 1. the solutions (triples) are written as TSV (N-Triples), one row (triple) per line, up to
    the row cap. Counting lines finds the cap; going one line past it tells that the result
-   was cut, before anything is sent, so the headers can say so;
-2. that compact text is turned into the format the client asked for. Small answers are
-   serialised at once (with a ``Content-Length``); large ones are serialised by a worker
-   thread into a bounded queue and streamed as they come, so the serialised answer is never
-   built in memory whole. pyoxigraph's result objects cannot cross threads; the worker
-   parses its own from the bytes.
+   was cut, before anything is sent, so the headers can say so. A SELECT answer that came
+   from a remote engine as TSV (:class:`~cokg.sparql_store.SolutionsText`) already is that
+   text: it is only cut;
+2. that compact text is turned into the format the client asked for (TSV passes as it is).
+   Small answers are serialised at once (with a ``Content-Length``); large ones are
+   serialised by a worker thread into a bounded queue and streamed as they come, so the
+   serialised answer is never built in memory whole. pyoxigraph's result objects cannot
+   cross threads; the worker parses its own from the bytes. A failure before the first
+   chunk is raised before the response begins (a clear error status); one later cuts the
+   stream, so the client never sees a complete-looking short answer.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from pyoxigraph import (
 
 from cokg.errors import QueryError, StoreUnavailable
 from cokg.formats import NTRIPLES, SPARQL_TSV, Format, ResultsFormat
+from cokg.sparql_store import SolutionsText
 
 STREAM_ABOVE = 1 << 18
 """Answers whose intermediate text is larger than this (bytes) are streamed."""
@@ -115,11 +119,29 @@ def solutions_body(solutions: QuerySolutions, fmt: ResultsFormat, *, max_rows: i
     tsv, truncated = _capped(
         lambda sink: solutions.serialize(sink, QueryResultsFormat.TSV), max_rows + 1
     )
+    return _tsv_body(tsv, fmt, truncated)
+
+
+def solutions_text_body(answer: SolutionsText, fmt: ResultsFormat, *, max_rows: int) -> Body:
+    """Serialise SELECT solutions the engine sent as TSV in ``fmt``, cut after ``max_rows``.
+
+    The TSV is cut by counting lines and passed on as it is to a client that asked for
+    TSV; for another format it is parsed once, while the answer is written.
+    """
+    truncated = answer.rows > max_rows
+    return _tsv_body(answer.head(max_rows).text, fmt, truncated)
+
+
+def _tsv_body(tsv: bytes, fmt: ResultsFormat, truncated: bool) -> Body:
+    """Return the body for solutions in ``tsv``, written in ``fmt``."""
     if fmt is SPARQL_TSV:
         return Body(tsv, truncated)
 
     def write(out: IO[bytes]) -> None:
-        parse_query_results(tsv, QueryResultsFormat.TSV).serialize(out, fmt.oxigraph)
+        try:
+            parse_query_results(tsv, QueryResultsFormat.TSV).serialize(out, fmt.oxigraph)
+        except SyntaxError as e:
+            raise StoreUnavailable(f"the engine's answer is malformed: {e}") from e
 
     return Body(_render(write, len(tsv)), truncated)
 
@@ -201,10 +223,12 @@ _END = object()
 def stream(write: Callable[[IO[bytes]], None]) -> Iterator[bytes]:
     """Return the chunks ``write`` produces, written by a worker thread as they are read.
 
-    A failure in ``write`` is raised by the iterator where it happens, so the server ends
-    the response without its last chunk and the client sees a broken answer, never a
-    complete-looking short one. Closing the iterator (the client went away) stops the
-    worker.
+    The worker starts at once, and the first chunk is waited for here: a failure before it
+    (an engine answer malformed near its start, say) is raised here, before the response
+    has begun, and becomes a clear error status. A failure later is raised by the iterator
+    where it happens, so the server ends the response without its last chunk and the client
+    sees a broken answer, never a complete-looking short one. Closing the iterator (the
+    client went away) stops the worker.
     """
     chunks: queue.Queue[object] = queue.Queue(maxsize=8)
     cancelled = threading.Event()
@@ -221,19 +245,35 @@ def stream(write: Callable[[IO[bytes]], None]) -> Iterator[bytes]:
             with contextlib.suppress(_Cancelled):
                 sink.put(error)
 
-    def read() -> Iterator[bytes]:
-        worker = threading.Thread(target=work, name="cokg-serialise", daemon=True)
-        worker.start()
-        try:
-            while True:
-                item = chunks.get()
-                if item is _END:
-                    return
-                if isinstance(item, BaseException):
-                    raise item
-                if isinstance(item, bytes):
-                    yield item
-        finally:
-            cancelled.set()
+    threading.Thread(target=work, name="cokg-serialise", daemon=True).start()
+    return _Chunks(chunks, cancelled)
 
-    return read()
+
+class _Chunks(Iterator[bytes]):
+    """The reading end of :func:`stream`: its first item is taken when it is made."""
+
+    def __init__(self, chunks: queue.Queue[object], cancelled: threading.Event) -> None:
+        self._chunks = chunks
+        self._cancelled = cancelled
+        self._next = chunks.get()
+        if isinstance(self._next, BaseException):
+            self.close()
+            raise self._next
+
+    def __next__(self) -> bytes:
+        item = self._next
+        if item is _END or self._cancelled.is_set():
+            self.close()
+            raise StopIteration
+        if isinstance(item, BaseException):
+            self._next = _END
+            self.close()
+            raise item
+        if not isinstance(item, bytes):
+            raise TypeError(f"not a chunk: {item!r}")
+        self._next = self._chunks.get()
+        return item
+
+    def close(self) -> None:
+        """Stop the worker (the server calls this when the response ends, or the client left)."""
+        self._cancelled.set()

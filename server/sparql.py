@@ -32,7 +32,7 @@ from werkzeug.exceptions import BadRequest, MethodNotAllowed, NotAcceptable
 from cokg.errors import QueryError, UnsupportedFormat
 from cokg.formats import RDF_FORMATS, RESULTS_FORMATS, Format, ResultsFormat
 from cokg.namespaces import PREFIXES, instance_prefixes
-from cokg.sparql_store import query_form
+from cokg.sparql_store import SolutionsText, SparqlStore, query_form
 from cokg.store import QueryResult
 
 from .auth import writable_store
@@ -52,7 +52,7 @@ from .query_text import (
     with_base,
     with_using,
 )
-from .results import Body, boolean_body, solutions_body, triples_body
+from .results import Body, boolean_body, solutions_body, solutions_text_body, triples_body
 from .service_description import ServiceDescription
 from .state import WriteEvent, cokg_state
 
@@ -165,8 +165,11 @@ def run_query(operation: Operation) -> Response:
         _pick(_RESULT_FORMATS if results else _RDF_FORMATS, requested)
 
     text, added = with_base(operation.text, state.base_iri)
+    # Over a remote engine, a SELECT answer comes as the engine's text: cut by counting
+    # lines and parsed at most once, while it is written out (results.solutions_text_body).
+    run = state.store.query_text if isinstance(state.store, SparqlStore) else state.store.query
     try:
-        result = state.store.query(
+        result = run(
             text,
             default_graph_uris=operation.values("default-graph-uri") or None,
             named_graph_uris=operation.values("named-graph-uri") or None,
@@ -177,13 +180,15 @@ def run_query(operation: Operation) -> Response:
     return _answer(result, requested)
 
 
-def _answer(result: QueryResult, requested: list[str]) -> Response:
+def _answer(result: QueryResult | SolutionsText, requested: list[str]) -> Response:
     """Return the response that carries ``result`` in the format the client asked for."""
     state = cokg_state()
     body: Body
-    if isinstance(result, QuerySolutions | QueryBoolean):
+    if isinstance(result, QuerySolutions | QueryBoolean | SolutionsText):
         results_format, media_type = _pick(_RESULT_FORMATS, requested)
-        if isinstance(result, QuerySolutions):
+        if isinstance(result, SolutionsText):
+            body = solutions_text_body(result, results_format, max_rows=state.max_rows)
+        elif isinstance(result, QuerySolutions):
             body = solutions_body(result, results_format, max_rows=state.max_rows)
         else:
             body = boolean_body(result, results_format)
