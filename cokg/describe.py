@@ -105,14 +105,24 @@ def sparql_iri(iri: str) -> str:
 
 def describe_query(iri: str) -> str:
     """Return the SPARQL CONSTRUCT query that builds the description of ``iri``."""
+    return f"""PREFIX rdf: <{RDF}>
+CONSTRUCT {{ ?s ?p ?o }}
+WHERE {{
+{describe_patterns(iri)}
+}}"""
+
+
+def describe_patterns(iri: str) -> str:
+    """Return the graph pattern that binds ``?s ?p ?o`` to each triple of the description.
+
+    It is the ``WHERE`` clause of :func:`describe_query` (it needs the ``rdf:`` prefix), for
+    queries that fetch the description along with other things in one round trip.
+    """
     # FILTER(?p IN …), not VALUES ?p: Oxigraph joins a VALUES block first, scanning every
     # rdf:type and label triple of the store (seconds at 100 000 entries) before ``?s``; and
     # each linked resource once (an entry names its keywords and contributors twice).
     labels = ", ".join(f"<{p}>" for p in (RDF + "type", *LABEL_PROPERTIES))
-    return f"""PREFIX rdf: <{RDF}>
-CONSTRUCT {{ ?s ?p ?o }}
-WHERE {{
-  {{ BIND({sparql_iri(iri)} AS ?s) ?s ?p ?o }}
+    return f"""  {{ BIND({sparql_iri(iri)} AS ?s) ?s ?p ?o }}
   UNION
   {{ # blank nodes the resource leads to (lists of authors, identifiers)
     {sparql_iri(iri)} ?via ?node . FILTER(isBlank(?node))
@@ -120,8 +130,7 @@ WHERE {{
   UNION
   {{ # the types and labels of every resource it points to
     {{ SELECT DISTINCT ?s WHERE {{ {sparql_iri(iri)} ?via ?s . FILTER(isIRI(?s)) }} }}
-    ?s ?p ?o . FILTER(?p IN ({labels})) }}
-}}"""
+    ?s ?p ?o . FILTER(?p IN ({labels})) }}"""
 
 
 def describe(store: ReadableStore, iri: str) -> list[Triple]:
@@ -340,6 +349,7 @@ __all__ = [
     "LICENSE",
     "dataset_description",
     "describe",
+    "describe_patterns",
     "describe_query",
     "document_metadata",
     "fingerprint",

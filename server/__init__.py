@@ -70,6 +70,10 @@ DEFAULTS: dict[str, Any] = {
     # The on-disk folder of the store behind a SPARQL URL (cokg serve: its engine's folder);
     # its files' modification times give Last-Modified. None: from the store itself, if any.
     "STORE_LOCATION": None,
+    # Bytes of rendered resource pages kept in memory (emptied by every write); 0: no cache.
+    "PAGE_CACHE_BYTES": 32 * 1024 * 1024,
+    # Seconds between checks that the store did not change behind the page cache's back.
+    "PAGE_CACHE_CHECK_SECONDS": 60,
 }
 
 # Settings read as the raw text of their COKG_* variable (from_prefixed_env would turn a

@@ -26,11 +26,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, current_app, render_template, request
+from flask.blueprints import BlueprintSetupState
 from pyoxigraph import BlankNode, Literal, NamedNode, Triple
 
 from cokg.describe import (
-    describe,
+    describe_patterns,
     describe_query,
     labels_of,
     prefixes_for,
@@ -42,6 +43,7 @@ from cokg.namespaces import (
     COP_ONTOLOGY,
     DCTERMS,
     FOAF,
+    PREFIXES,
     RDF,
     RDFS,
     SCHEMA,
@@ -51,6 +53,7 @@ from cokg.namespaces import (
 )
 from cokg.store import ReadableStore
 
+from .page_cache import CachedPage, PageCache
 from .resources import (
     Resource,
     as_uri,
@@ -265,34 +268,84 @@ def page_about_iri() -> Response:
 
 
 def _resource_page(resource: Resource) -> Response:
-    state = cokg_state()
+    changed = last_change()
+    cache = page_cache()
+    # Only a store whose every write this server sees (its files' times, or writes through
+    # the app) has its pages cached: a remote endpoint that others write may change unseen.
+    cached = cache.enabled and changed is not None
+    key = (request.url, changed)
+    # the generation is read before the data: a write after it keeps the page out
+    generation = cache.generation() if cached else 0
+    page = cache.get(key) if cached else None
+    hit = page is not None
+    if page is None:
+        page = _render_page(resource)
+        if cached:
+            cache.put(key, page, generation)
+    response = _html(page.body)
+    response.headers["Link"] = page.link
+    if cached:
+        response.headers["X-Cokg-Page-Cache"] = "hit" if hit else "miss"
+    return conditional(response, page.tag, changed=changed)
+
+
+def page_cache() -> PageCache:
+    """Return the app's cache of rendered pages (:mod:`.page_cache`)."""
+    cache = current_app.extensions[_PAGE_CACHE]
+    if not isinstance(cache, PageCache):
+        raise TypeError(f"app.extensions[{_PAGE_CACHE!r}] is not a PageCache")
+    return cache
+
+
+_PAGE_CACHE = "cokg-page-cache"
+
+
+@pages.record_once
+def _make_page_cache(setup: BlueprintSetupState) -> None:
+    """Give the app its page cache, emptied by every write through the app."""
+    state = setup.app.extensions["cokg"]
+    config = setup.app.config
+    cache = PageCache(
+        state.store,
+        max_bytes=int(config.get("PAGE_CACHE_BYTES", PAGE_CACHE_BYTES)),
+        check_every=float(config.get("PAGE_CACHE_CHECK_SECONDS", 60)),
+    )
+    state.on_write.append(cache.invalidate)
+    setup.app.extensions[_PAGE_CACHE] = cache
+
+
+PAGE_CACHE_BYTES = 32 * 1024 * 1024
+"""The default bound of the page cache (the ``PAGE_CACHE_BYTES`` setting)."""
+
+
+def _render_page(resource: Resource) -> CachedPage:
+    """Return the page of ``resource``, rendered; raises NotFound when nothing is known."""
     iri = resource.iri
     path = resource.path
-    store = state.store
-    changed = last_change()
-    # The queries of a page run in parallel, in two rounds: what the resource is (its
-    # description, its backlink counts), then what its view needs.
-    described = _POOL.submit(describe, store, iri)
-    backlinked = _POOL.submit(_select, store, _first_backlinks_query(iri))
-    property_labels = _POOL.submit(_select, store, _property_labels_query(iri))
-    # an entry's own queries start at once when its path says it is one (the type decides)
+    store = cokg_state().store
+    # One round trip answers what most pages need: the description, the labels of its
+    # properties, the first backlinks and, for an entry (its path says so; the type decides),
+    # its contributors, documents and their authors.
     hinted = path is not None and path.startswith("project/")
     if hinted:
-        entry_rows = _POOL.submit(_select, store, _entry_query(iri))
-        author_rows = _POOL.submit(_select, store, _authors_query(iri))
-    triples = described.result()
+        entry_part = _POOL.submit(_select, store, page_query(iri, description=False, entry=True))
+    found = PageData.of(_select(store, page_query(iri)))
+    if hinted:
+        found.add(entry_part.result())
+    triples = found.triples
     if not triples and not (path is not None and known(resource)):
         raise NotFound(f"nothing is known about <{iri}>")
-    own = [t for t in triples if t.subject == NamedNode(iri)]
+    subject = NamedNode(iri)
+    own = [t for t in triples if t.subject == subject]
     type_iris = {_text(t.object) for t in own if t.predicate.value == RDF + "type"}
     is_entry = SCHEMA + "ResearchProject" in type_iris
     if is_entry and not hinted:
         entry_rows = _POOL.submit(_select, store, _entry_query(iri))
         author_rows = _POOL.submit(_select, store, _authors_query(iri))
-    backlinks = _inverse_pages(store, iri, backlinked)
-    labels = Labels(
-        triples, {row["p"].value: row["label"].value for row in property_labels.result()}
-    )
+        found.entry_rows = entry_rows.result()
+        found.author_rows = author_rows.result()
+    backlinks = _inverse_pages(store, iri, found.backlinks)
+    labels = Labels(triples, found.property_labels)
     types = [labels.value(t.object) for t in own if t.predicate.value == RDF + "type"]
     title = labels.label(iri) or (labels.compact(iri) if path is None else path.rsplit("/", 1)[-1])
     groups = _groups(own, labels, anchor="p")
@@ -326,7 +379,7 @@ def _resource_page(resource: Resource) -> Response:
         "site": labels.value(NamedNode(iri)).site if path is None else None,
     }
     if is_entry:
-        context["entry"] = _entry(own, labels, entry_rows, author_rows)
+        context["entry"] = _entry(own, labels, found.entry_rows, found.author_rows)
     elif type_iris & DOCUMENT_TYPES:
         context["document"] = _document(iri, triples, labels, inverse)
         queries.append(("The contributors and documents of the entry", _entry_query(iri)))
@@ -338,11 +391,9 @@ def _resource_page(resource: Resource) -> Response:
         context["terms"] = _ontology_terms(store, labels)
         queries.append(("The terms of the ontology", ONTOLOGY_QUERY))
     context["queries"] = [(caption, text, _query_href(text)) for caption, text in queries]
-    body = render_template("resource.html", paragraphs=paragraphs, **context)
-    response = _html(body)
-    response.headers["Link"] = resource.link_header()
-    tag = hashlib.sha256(body.encode("utf-8")).hexdigest()[:40]
-    return conditional(response, tag, changed=changed)
+    body = render_template("resource.html", paragraphs=paragraphs, **context).encode("utf-8")
+    tag = hashlib.sha256(body).hexdigest()[:40]
+    return CachedPage(body, tag, resource.link_header())
 
 
 def _first_literal(triples: Sequence[Triple], props: Sequence[str]) -> str | None:
@@ -358,7 +409,7 @@ def _first_literal(triples: Sequence[Triple], props: Sequence[str]) -> str | Non
     return None
 
 
-def _html(body: str) -> Response:
+def _html(body: str | bytes) -> Response:
     response = Response(body, 200, mimetype="text/html")
     response.headers["Content-Security-Policy"] = _CSP
     return response
@@ -395,24 +446,22 @@ def _groups(triples: Sequence[Triple], labels: Labels, *, anchor: str) -> list[G
 
 
 def _inverse_pages(
-    store: ReadableStore, iri: str, first: Future[list[Any]]
+    store: ReadableStore, iri: str, first: Sequence[tuple[str, str, str | None]]
 ) -> list[tuple[str, int, int, Future[list[Any]]]]:
     """Return (property, count, offset, rows) for the shown page of each group of backlinks.
 
-    ``first`` answers :func:`_first_backlinks_query`: when it holds every backlink (most
-    resources have a few), the groups are cut from it; otherwise the counts are asked for,
-    then each group's page (in parallel).
+    ``first`` is (property, subject, name) of up to :data:`FIRST_BACKLINKS` backlinks: when
+    it holds every backlink (most resources have a few), the groups are cut from it;
+    otherwise the counts are asked for, then each group's page (in parallel).
     """
     chosen = request.args.get("inverse")
-    first_rows = first.result()
-    if len(first_rows) < FIRST_BACKLINKS:
+    if len({(p, s) for p, s, _ in first}) < FIRST_BACKLINKS:
         grouped: dict[str, dict[str, str | None]] = defaultdict(dict)
-        for row in first_rows:
-            label = _text(row["l"])
-            subjects = grouped[row["p"].value]
-            known_label = subjects.get(row["s"].value)
+        for prop, subject, label in first:
+            subjects = grouped[prop]
+            known_label = subjects.get(subject)
             if known_label is None or (label is not None and label < known_label):
-                subjects[row["s"].value] = label
+                subjects[subject] = label
         pages = []
         for prop in sorted(grouped):
             subjects = grouped[prop]
@@ -490,12 +539,13 @@ def _offset() -> int:
 def _entry(
     own: Sequence[Triple],
     labels: Labels,
-    entry_rows: Future[list[Any]],
-    author_rows: Future[list[Any]],
+    entry_rows: Sequence[Any],
+    author_rows: Sequence[Any],
 ) -> dict[str, Any]:
     """Return what the entry view shows, as the original knowledge-base entry had it.
 
-    ``entry_rows`` and ``author_rows`` answer :func:`_entry_query` and :func:`_authors_query`.
+    ``entry_rows`` and ``author_rows`` answer :func:`_entry_query` and :func:`_authors_query`
+    (the authors of each document in order).
     """
 
     def objects(prop: str) -> list[Value]:
@@ -508,7 +558,7 @@ def _entry(
 
     contributors: dict[str, dict[str, Any]] = {}
     documents: dict[str, dict[str, Any]] = {}
-    for row in entry_rows.result():
+    for row in entry_rows:
         if row["person"] is not None:
             person = contributors.setdefault(
                 row["person"].value,
@@ -533,7 +583,7 @@ def _entry(
             )
             if row["rel"] is not None and row["rel"].value.endswith("/output"):
                 doc["kind"] = "Output"
-    for row in author_rows.result():
+    for row in author_rows:
         authored = documents.get(row["doc"].value)
         if authored is not None:
             authored.setdefault("authors", []).append(
@@ -792,7 +842,109 @@ def _inverse_counts_query(iri: str) -> str:
 
 
 FIRST_BACKLINKS = 400
-"""Rows of backlinks fetched with the page's first queries (enough for most resources)."""
+"""Backlinks fetched with the page's first query (enough for most resources)."""
+
+
+_ENTRY_VARIABLES = (
+    "?person ?name ?org ?orgName ?doc ?rel ?docTitle ?genre ?issued ?citation ?note ?url"
+)
+
+
+def page_query(iri: str, *, description: bool = True, entry: bool = False) -> str:
+    """Return the one query that fetches what the page of ``iri`` needs, in one round trip.
+
+    Each row is one part of the answer, tagged by ``?part``: ``d`` a triple of the
+    description (:func:`cokg.describe.describe_patterns`, ``?s ?p ?o``), ``l`` the label
+    ``?o`` of a property ``?p`` from or to ``iri``, ``b`` a backlink ``?s ?p iri`` with a
+    name ``?o`` (at most :data:`FIRST_BACKLINKS` of them); with ``entry``, ``e`` a row of
+    :func:`_entry_query` and ``a`` a row of :func:`_authors_query`. One query instead of
+    several in parallel: each costs a round trip and a share of the engine's few cores.
+    """
+    i = sparql_iri(iri)
+    names = " ".join(f"<{p}>" for p in (SKOS + "prefLabel", DCTERMS + "title", FOAF + "name"))
+    parts = []
+    variables = "?part"
+    if description:
+        variables += " ?s ?p ?o"
+        parts += [
+            f"""  {{ BIND("d" AS ?part)
+{describe_patterns(iri)} }}""",
+            f"""  {{ BIND("l" AS ?part)
+    {{ SELECT ?p (SAMPLE(?label) AS ?o) WHERE {{
+      {{ SELECT DISTINCT ?p WHERE {{ {{ {i} ?p ?x }} UNION {{ ?x ?p {i} }} }} }}
+      ?p rdfs:label ?label }} GROUP BY ?p }} }}""",
+            f"""  {{ BIND("b" AS ?part)
+    {{ SELECT DISTINCT ?s ?p WHERE {{ ?s ?p {i} . FILTER(isIRI(?s)) }} LIMIT {FIRST_BACKLINKS} }}
+    OPTIONAL {{ VALUES ?name {{ {names} }} ?s ?name ?o }} }}""",
+        ]
+    if entry:
+        variables += f" {_ENTRY_VARIABLES} ?author ?position"
+        parts += [
+            f"""  {{ BIND("e" AS ?part)
+    {i} dcterms:contributor ?person .
+    OPTIONAL {{ ?person foaf:name ?name }}
+    OPTIONAL {{ ?person org:memberOf ?org . OPTIONAL {{ ?org foaf:name ?orgName }} }} }}""",
+            f"""  {{ BIND("e" AS ?part)
+    {i} dcterms:relation ?doc .
+    OPTIONAL {{ {i} ?rel ?doc . FILTER(?rel IN (cop:output, cop:relatedPublication)) }}
+    OPTIONAL {{ ?doc dcterms:title ?docTitle }}
+    OPTIONAL {{ ?doc schema:genre ?genre }}
+    OPTIONAL {{ ?doc dcterms:issued ?issued }}
+    OPTIONAL {{ ?doc dcterms:bibliographicCitation ?citation }}
+    OPTIONAL {{ ?doc skos:editorialNote ?note }}
+    OPTIONAL {{ ?doc schema:url ?url }} }}""",
+            f"""  {{ BIND("a" AS ?part)
+    {{ SELECT ?doc ?author ?name (COUNT(?before) AS ?position) WHERE {{
+      {i} dcterms:relation ?doc .
+      ?doc schema:author ?list .
+      ?list rdf:rest* ?before . ?before rdf:rest* ?node . ?node rdf:first ?author .
+      OPTIONAL {{ ?author foaf:name ?name }} }}
+      GROUP BY ?doc ?author ?name }} }}""",
+        ]
+    union = "\n  UNION\n".join(parts)
+    return _PAGE_PROLOGUE + f"SELECT {variables}\nWHERE {{\n{union}\n}}"
+
+
+_PAGE_PROLOGUE = sparql_prologue(
+    {p: PREFIXES[p] for p in ("rdf", "rdfs", "dcterms", "foaf", "org", "cop", "schema", "skos")}
+)
+
+
+@dataclass
+class PageData:
+    """The answer to :func:`page_query`, by part."""
+
+    triples: list[Triple]
+    property_labels: dict[str, str]
+    backlinks: list[tuple[str, str, str | None]]
+    entry_rows: list[Any]
+    author_rows: list[Any]
+
+    @classmethod
+    def of(cls, rows: Iterable[Any]) -> PageData:
+        """Split the rows of :func:`page_query` into their parts."""
+        data = cls([], {}, [], [], [])
+        data.add(rows)
+        return data
+
+    def add(self, rows: Iterable[Any]) -> None:
+        """Add the rows of another :func:`page_query` (other parts of the same page)."""
+        data = self
+        triples: dict[Triple, None] = dict.fromkeys(self.triples)
+        for row in rows:
+            part = row["part"].value
+            if part == "d":
+                triples.setdefault(Triple(row["s"], row["p"], row["o"]), None)
+            elif part == "l":
+                data.property_labels[row["p"].value] = row["o"].value
+            elif part == "b":
+                data.backlinks.append((row["p"].value, row["s"].value, _text(row["o"])))
+            elif part == "e":
+                data.entry_rows.append(row)
+            elif part == "a":
+                data.author_rows.append(row)
+        data.triples = list(triples)
+        data.author_rows.sort(key=lambda row: (row["doc"].value, int(row["position"].value)))
 
 
 def _first_backlinks_query(iri: str) -> str:
@@ -894,3 +1046,11 @@ WHERE {{
 )
 
 __all__ = ["pages", "paragraphs", "schema_jsonld"]
+
+PAGE_QUERIES = {
+    "page": page_query,
+    "page, entry part": functools.partial(page_query, description=False, entry=True),
+    "describe": describe_query,
+    "inverse counts": _inverse_counts_query,
+}
+"""The queries of an entry page, by name (for ``bench/profile_pages.py``)."""

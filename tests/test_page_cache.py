@@ -1,0 +1,166 @@
+"""The cache of rendered resource pages: hits, bounds, and every write empties it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from cokg.formats import TURTLE
+from cokg.server import create_app
+from cokg.server.page_cache import CachedPage, PageCache
+from cokg.store import OxigraphStore
+
+BASE = "https://kb.example/"
+GRAPH = BASE + "graph/demo"
+TOKEN = "page-cache-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+PAGE = "/page/project/demo"
+
+
+def entry(title: str) -> bytes:
+    return f"""
+@prefix dcterms: <http://purl.org/dc/terms/> .
+@prefix schema: <https://schema.org/> .
+<{BASE}id/project/demo> a schema:ResearchProject ; dcterms:title "{title}"@en .
+""".encode()
+
+
+def make_app(**config: Any) -> Flask:
+    store = OxigraphStore()
+    store.replace_graph(GRAPH, entry("First title"), TURTLE)
+    settings = {"TESTING": True, "BASE_IRI": BASE, "WRITE_TOKEN": TOKEN, **config}
+    app: Flask = create_app(settings, store=store)
+    return app
+
+
+def cache_of(app: Flask) -> PageCache:
+    cache = app.extensions["cokg-page-cache"]
+    assert isinstance(cache, PageCache)
+    return cache
+
+
+@pytest.fixture
+def app() -> Flask:
+    app = make_app()
+    cache_of(app).check_now()  # the first reading of the store, which caching waits for
+    return app
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def test_the_second_request_is_served_from_the_cache(client: FlaskClient) -> None:
+    first = client.get(PAGE)
+    second = client.get(PAGE)
+    assert first.status_code == second.status_code == 200
+    assert first.headers["X-Cokg-Page-Cache"] == "miss"
+    assert second.headers["X-Cokg-Page-Cache"] == "hit"
+    assert second.data == first.data
+    assert second.headers["ETag"] == first.headers["ETag"]
+    assert second.headers["Link"] == first.headers["Link"]
+    assert second.headers["Content-Security-Policy"] == first.headers["Content-Security-Policy"]
+    again = client.get(PAGE, headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304
+
+
+def test_each_url_is_its_own_page(client: FlaskClient) -> None:
+    client.get(PAGE)
+    other = client.get(PAGE, query_string={"values": "http://purl.org/dc/terms/title"})
+    assert other.headers["X-Cokg-Page-Cache"] == "miss"
+    elsewhere = client.get(PAGE, headers={"Host": "other.example"})  # its links name its host
+    assert elsewhere.headers["X-Cokg-Page-Cache"] == "miss"
+
+
+def test_a_graph_store_put_shows_at_once(client: FlaskClient) -> None:
+    assert "First title" in client.get(PAGE).get_data(as_text=True)
+    assert client.get(PAGE).headers["X-Cokg-Page-Cache"] == "hit"
+    put = client.put(
+        "/rdf-graph-store",
+        query_string={"graph": GRAPH},
+        data=entry("Second title"),
+        headers={**AUTH, "Content-Type": "text/turtle"},
+    )
+    assert put.status_code in (200, 201, 204)
+    after = client.get(PAGE)
+    text = after.get_data(as_text=True)
+    assert "Second title" in text and "First title" not in text
+    assert after.headers["X-Cokg-Page-Cache"] == "miss"
+
+
+def test_a_sparql_update_shows_at_once(client: FlaskClient) -> None:
+    client.get(PAGE)
+    update = (
+        f"DELETE WHERE {{ GRAPH <{GRAPH}> {{ <{BASE}id/project/demo> "
+        f"<http://purl.org/dc/terms/title> ?t }} }};\n"
+        f"INSERT DATA {{ GRAPH <{GRAPH}> {{ <{BASE}id/project/demo> "
+        f'<http://purl.org/dc/terms/title> "Updated title"@en }} }}'
+    )
+    answer = client.post(
+        "/sparql", data=update, headers={**AUTH, "Content-Type": "application/sparql-update"}
+    )
+    assert answer.status_code in (200, 204)
+    assert "Updated title" in client.get(PAGE).get_data(as_text=True)
+
+
+def test_a_write_behind_the_apps_back_shows_after_a_check(app: Flask, client: FlaskClient) -> None:
+    client.get(PAGE)
+    store = app.extensions["cokg"].store
+    # not through the app; the store's size changes, which the fingerprint sees
+    extra = f'<{BASE}id/project/demo> <http://purl.org/dc/terms/alternative> "Other" .'
+    store.replace_graph(GRAPH, entry("Written elsewhere") + extra.encode(), TURTLE)
+    cache_of(app).check_now()  # what the timed check does
+    assert "Written elsewhere" in client.get(PAGE).get_data(as_text=True)
+
+
+def test_no_cache_when_turned_off() -> None:
+    app = make_app(PAGE_CACHE_BYTES=0)
+    client = app.test_client()
+    first, second = client.get(PAGE), client.get(PAGE)
+    assert first.status_code == second.status_code == 200
+    assert "X-Cokg-Page-Cache" not in second.headers
+    assert len(cache_of(app)) == 0
+
+
+def test_an_unknown_resource_is_a_404_each_time(client: FlaskClient) -> None:
+    for _ in range(2):
+        assert client.get("/page/project/nothing-here").status_code == 404
+
+
+def page(size: int) -> CachedPage:
+    return CachedPage(b"x" * size, "tag", "")
+
+
+def test_the_cache_stays_within_its_bound() -> None:
+    cache = PageCache(OxigraphStore(), max_bytes=2000, check_every=3600)
+    cache.check_now()
+    generation = cache.generation()
+    for name in "abc":
+        cache.put(name, page(700), generation)
+    assert cache.get("a") is None  # the least recently used went first
+    assert cache.get("b") is not None and cache.get("c") is not None
+    cache.put("d", page(700), generation)  # "c" was used last: "b" goes
+    assert cache.get("b") is None and cache.get("d") is not None
+    cache.put("huge", page(5000), generation)
+    assert cache.get("huge") is None
+
+
+def test_a_page_read_before_a_write_is_not_kept() -> None:
+    cache = PageCache(OxigraphStore(), max_bytes=10_000, check_every=3600)
+    cache.check_now()
+    generation = cache.generation()
+    cache.invalidate()  # a write while the page was being rendered
+    cache.put("a", page(10), generation)
+    assert cache.get("a") is None
+    cache.put("a", page(10), cache.generation())
+    assert cache.get("a") is not None
+
+
+def test_nothing_is_kept_before_the_store_was_read_once() -> None:
+    cache = PageCache(OxigraphStore(), max_bytes=10_000, check_every=3600)
+    cache.put("a", page(10), 0)
+    assert cache.get("a") is None
