@@ -139,3 +139,49 @@ def measure(
         thread.join(timeout=seconds + timeout + 30)
     cell.wall = time.perf_counter() - begin
     return cell
+
+
+def measure_interleaved(
+    sides: Sequence[tuple[str, Sequence[Request]]],
+    *,
+    runs: int,
+    seconds: float,
+    timeout: float,
+) -> list[Cell]:
+    """Send the same requests to each side in turn from one client, side by side.
+
+    ``sides`` gives each side's base URL and its requests (the same queries, each side's
+    paths). Request ``i`` goes to every side before request ``i + 1`` goes to any, and the side
+    that goes first rotates, so all sides meet the same moments of a shared machine's load. Up
+    to ``runs`` rounds, stopped after ``seconds`` of wall time (at least one round). Returns
+    one :class:`Cell` per side, in the order of ``sides``; a cell's wall time is the time its
+    side spent answering, so its throughput is that of one client on its own.
+    """
+    cells = [Cell() for _ in sides]
+    clients = [Client(url, timeout=timeout) for url, _ in sides]
+    deadline = time.perf_counter() + seconds
+    try:
+        for index in range(runs):
+            if index > 0 and time.perf_counter() > deadline:
+                break
+            order = [(index + k) % len(sides) for k in range(len(sides))]
+            for which in order:
+                requests = sides[which][1]
+                cell = cells[which]
+                begin = time.perf_counter()
+                try:
+                    response = clients[which].send(requests[index % len(requests)])
+                except OSError as e:
+                    cell.errors.append(str(e))
+                    cell.wall += time.perf_counter() - begin
+                    continue
+                cell.wall += time.perf_counter() - begin
+                if response.status == 200:
+                    cell.latencies.append(response.seconds)
+                else:
+                    snippet = response.body[:200].decode("utf-8", "replace")
+                    cell.errors.append(f"HTTP {response.status}: {snippet}")
+    finally:
+        for client in clients:
+            client.close()
+    return cells

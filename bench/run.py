@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import python_peer
-from bench.client import Client, Request, Response
+from bench.client import Cell, Client, Request, Response, measure_interleaved
 from bench.client import measure as measure_http
 from bench.data import DATA_DIR, Dataset, dataset
 from bench.report import Row, SideResult, duration, machine, markdown_table, mib, ratio
@@ -78,6 +78,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
     parser.add_argument("--output", type=Path, help="also write the report to this file")
+    parser.add_argument(
+        "--interleave",
+        action="store_true",
+        help="one client: send each request to both sides in turn (same moments of load)",
+    )
     args = parser.parse_args(argv)
     for key, value in (QUICK if args.quick else FULL).items():
         if getattr(args, key) is None:
@@ -173,11 +178,17 @@ def warm_up(
 def run_http_workload(
     run: Run, workload: HttpWorkload, servers: dict[str, Server], flip: bool
 ) -> list[Row]:
-    """Warm up each side, then measure it with each number of clients."""
+    """Warm up each side, then measure it with each number of clients.
+
+    With ``--interleave``, the one-client cell sends each request to both sides in turn
+    (:func:`bench.client.measure_interleaved`), after both warm-ups.
+    """
     ctx = Context(run.data, run.args.seed)
     args = run.args
     sides = list(workload.sides)[::-1] if flip else list(workload.sides)
     by_clients: dict[int, dict[str, SideResult]] = {c: {} for c in args.clients}
+    paired = [1] if args.interleave and 1 in args.clients else []
+    ready: dict[str, list[Request]] = {}
     for side in sides:
         server = servers[side]
         requests = workload.requests(server, ctx)
@@ -187,6 +198,10 @@ def run_http_workload(
         timed_out = "timed out" in note
         for clients in args.clients:
             result = SideResult(side, note=note)
+            by_clients[clients][side] = result
+            if usable and clients in paired:
+                ready[side] = requests
+                continue  # measured below, side by side with the other side
             if usable and slow and clients > 1:
                 # One request outlasts the whole cell: several at once would only multiply it.
                 result.note += " (concurrent cell skipped: one request outlasts the cell)"
@@ -200,27 +215,55 @@ def run_http_workload(
                     seconds=args.cell_seconds,
                     timeout=args.timeout + GRACE,
                 )
-                result.samples = cell.latencies
-                result.throughput = cell.throughput if cell.latencies else None
-                result.errors = len(cell.errors)
-                result.peak_rss = peak_rss(server.process.pid)
-                if cell.errors:
-                    result.note += f" (first error: {cell.errors[0][:120]})"
-                timed_out = timed_out or any("timed out" in e for e in cell.errors)
-            by_clients[clients][side] = result
-            run.log(
-                f"{workload.name} {side} ×{clients}: median {duration(result.median)}, "
-                f"{len(result.samples)} runs, {result.errors} errors"
-            )
+                timed_out = record(result, cell, server) or timed_out
+            log_cell(run, workload, side, clients, result)
         if timed_out:  # a query still running there would slow down the next workload
-            run.log(f"restarting {side}: a request outlived the client's timeout")
-            server.stop()
-            servers[side] = start_server(run, side)
+            restart(run, servers, side)
+    if ready:
+        for side in ready:
+            reset_peak(servers[side].process.pid)
+        cells = measure_interleaved(
+            [(servers[side].base_url, requests) for side, requests in ready.items()],
+            runs=args.runs,
+            seconds=args.cell_seconds * len(ready),
+            timeout=args.timeout + GRACE,
+        )
+        for (side, _), cell in zip(ready.items(), cells, strict=True):
+            result = by_clients[1][side]
+            if record(result, cell, servers[side]):
+                restart(run, servers, side)
+            log_cell(run, workload, side, 1, result)
     first, second = workload.sides
     return [
         Row(workload.name, workload.title, clients, found[first], found[second])
         for clients, found in by_clients.items()
     ]
+
+
+def record(result: SideResult, cell: Cell, server: Server) -> bool:
+    """Put ``cell``'s figures into ``result``; return whether a request timed out."""
+    result.samples = cell.latencies
+    result.throughput = cell.throughput if cell.latencies else None
+    result.errors = len(cell.errors)
+    result.peak_rss = peak_rss(server.process.pid)
+    if cell.errors:
+        result.note += f" (first error: {cell.errors[0][:120]})"
+    return any("timed out" in e for e in cell.errors)
+
+
+def log_cell(run: Run, workload: HttpWorkload, side: str, clients: int, result: SideResult) -> None:
+    """Log one cell's median."""
+    run.log(
+        f"{workload.name} {side} ×{clients}: median {duration(result.median)}, "
+        f"{len(result.samples)} runs, {result.errors} errors"
+    )
+
+
+def restart(run: Run, servers: dict[str, Server], side: str) -> None:
+    """Restart ``side``: a request outlived the client's timeout, and may still be running."""
+    run.log(f"restarting {side}: a request outlived the client's timeout")
+    servers[side].stop()
+    servers[side] = start_server(run, side)
 
 
 def time_healthz(server: Server, *, timeout: float) -> str:
@@ -328,7 +371,8 @@ def main(argv: list[str] | None = None) -> int:
             f"Machine: {machine()}.  ",
             f"Command: `{shlex.join(['python', '-m', 'bench', *(argv or sys.argv[1:])])}`.  ",
             f"Runs: warm-up 1, then {args.runs} requests per client, clients "
-            f"{'/'.join(map(str, args.clients))}, each cell stopped after {args.cell_seconds:g} s; "
+            f"{'/'.join(map(str, args.clients))}, each cell stopped after {args.cell_seconds:g} s"
+            f"{' (one client: sides interleaved request by request)' if args.interleave else ''}; "
             f"query timeout {args.timeout:g} s on both sides. "
             f"Total {time.monotonic() - started:.0f} s. "
             f"One `GET /healthz` on cokg: {health}.",
