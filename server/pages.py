@@ -24,10 +24,11 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote_plus, urlencode, urlsplit
 
 from flask import Blueprint, Response, current_app, render_template, request
 from flask.blueprints import BlueprintSetupState
+from markupsafe import Markup, escape
 from pyoxigraph import BlankNode, Literal, NamedNode, Triple
 
 from cokg.describe import (
@@ -109,6 +110,43 @@ class Value:
     out: str | None = None  # the IRI itself, when ``href`` is its local page here
     site: str | None = None  # the host ``out`` leads to
 
+    def __html__(self) -> str:
+        """Return the value as HTML, escaped (what ``{{ value }}`` writes in a template).
+
+        Written here rather than as a Jinja macro: a page shows hundreds of values.
+        """
+        text = escape(self.text)
+        if self.kind == "iri" and self.href:
+            href, iri = escape(self.href), escape(self.iri)
+            if self.out:
+                link = self.out_link()
+                return f'<a class="term iri" href="{href}" title="{iri}">{text}</a> {link}'
+            if self.external:
+                name = escape(self.external)
+                return (
+                    f'<a class="term iri external" href="{href}" title="{iri}" '
+                    f'rel="noopener">{text}</a> '
+                    f'<span class="badge" title="an identifier in {name}">{name}</span>'
+                )
+            return f'<a class="term iri" href="{href}" title="{iri}">{text}</a>'
+        if self.kind == "iri":
+            return f'<span class="term iri" title="{escape(self.iri)}">{text}</span>'
+        if self.kind == "bnode":
+            return f'<span class="term bnode">{text}</span>'
+        if self.note:
+            return (
+                f'<span class="term literal">{text}</span> '
+                f'<span class="annotation">{escape(self.note)}</span>'
+            )
+        return f'<span class="term literal">{text}</span>'
+
+    def out_link(self) -> Markup:
+        """Return the link out to the IRI itself, for a value that also has a page here."""
+        return Markup(
+            '<a class="external out" href="{}" rel="noopener" title="{}">{}'
+            '<span class="visually-hidden"> (leaves this site)</span></a>'
+        ).format(self.out, self.iri, self.external or self.site or "Source")
+
 
 @dataclass
 class Group:
@@ -157,7 +195,9 @@ class Labels:
         self.extra = extra or {}
         self.described = {t.subject.value for t in triples if isinstance(t.subject, NamedNode)}
         self.described.update(described)
-        self.prefixes, self.namespaces = _prefix_table(cokg_state().base_iri)
+        self.base_iri = cokg_state().base_iri
+        self.prefixes, self.namespaces = _prefix_table(self.base_iri)
+        self.page_root = request.script_root + "/page/"
 
     def compact(self, iri: str) -> str:
         """Return ``iri`` as ``prefix:local`` when a known namespace holds it, else the IRI."""
@@ -178,11 +218,11 @@ class Labels:
         """Return how ``term`` is shown."""
         if isinstance(term, NamedNode):
             iri = term.value
-            local = path_of(iri)
-            external = next((name for start, name in EXTERNAL if iri.startswith(start)), None)
-            text = self.label(iri) or self.compact(iri)
+            local = path_of(iri, self.base_iri)
+            external = _external(iri)
+            text = self.known.get(iri) or self.compact(iri)
             if local is not None:
-                return Value(text, "iri", page_url(local), iri, external=external)
+                return Value(text, "iri", self.page_root + local, iri, external=external)
             if iri in self.described:
                 href = Resource(iri).page_url()
                 out = _http_only(iri)
@@ -198,6 +238,16 @@ class Labels:
             note = None if datatype == XSD + "string" else self.compact(datatype)
             return Value(term.value, "literal", note=note)
         return Value(str(term), "literal")
+
+
+def _external(iri: str) -> str | None:
+    """Return the name of the register ``iri`` belongs to (ORCID, ROR, DOI, Wikidata), if any."""
+    if iri.startswith(_EXTERNAL_STARTS):
+        return next(name for start, name in EXTERNAL if iri.startswith(start))
+    return None
+
+
+_EXTERNAL_STARTS = tuple(start for start, _ in EXTERNAL)
 
 
 def _http_only(iri: str) -> str | None:
@@ -327,11 +377,7 @@ def _render_page(resource: Resource) -> CachedPage:
     # properties, the first backlinks and, for an entry (its path says so; the type decides),
     # its contributors, documents and their authors.
     hinted = path is not None and path.startswith("project/")
-    if hinted:
-        entry_part = _POOL.submit(_select, store, page_query(iri, description=False, entry=True))
-    found = PageData.of(_select(store, page_query(iri)))
-    if hinted:
-        found.add(entry_part.result())
+    found = PageData.of(_select(store, page_query(iri, entry=hinted)))
     triples = found.triples
     if not triples and not (path is not None and known(resource)):
         raise NotFound(f"nothing is known about <{iri}>")
@@ -822,7 +868,28 @@ def _humane(iri: str) -> str:
 
 
 def _query_href(query: str) -> str:
-    return f"{request.script_root}/query?{urlencode({'query': query})}"
+    return f"{request.script_root}/query?query={form_quote(query)}"
+
+
+def form_quote(text: str) -> str:
+    """Return ``text`` encoded for a query string, as :func:`urllib.parse.urlencode` does.
+
+    A page links several long queries: an ASCII text is encoded by one table lookup per
+    character in C (``str.translate``), not in a Python loop.
+
+    >>> form_quote("SELECT * { ?s <http://e.org/a#b> 'é' }")
+    'SELECT+%2A+%7B+%3Fs+%3Chttp%3A%2F%2Fe.org%2Fa%23b%3E+%27%C3%A9%27+%7D'
+    """
+    if text.isascii():
+        return text.translate(_FORM_QUOTE)
+    return quote_plus(text)
+
+
+_FORM_QUOTE = {
+    i: "+" if i == 0x20 else f"%{i:02X}"
+    for i in range(128)
+    if not (chr(i).isascii() and (chr(i).isalnum() or chr(i) in "_.-~"))
+}
 
 
 def _property_labels_query(iri: str) -> str:
@@ -850,7 +917,7 @@ _ENTRY_VARIABLES = (
 )
 
 
-def page_query(iri: str, *, description: bool = True, entry: bool = False) -> str:
+def page_query(iri: str, *, entry: bool = False) -> str:
     """Return the one query that fetches what the page of ``iri`` needs, in one round trip.
 
     Each row is one part of the answer, tagged by ``?part``: ``d`` a triple of the
@@ -862,21 +929,18 @@ def page_query(iri: str, *, description: bool = True, entry: bool = False) -> st
     """
     i = sparql_iri(iri)
     names = " ".join(f"<{p}>" for p in (SKOS + "prefLabel", DCTERMS + "title", FOAF + "name"))
-    parts = []
-    variables = "?part"
-    if description:
-        variables += " ?s ?p ?o"
-        parts += [
-            f"""  {{ BIND("d" AS ?part)
+    variables = "?part ?s ?p ?o"  # first: PageData reads them by position
+    parts = [
+        f"""  {{ BIND("d" AS ?part)
 {describe_patterns(iri)} }}""",
-            f"""  {{ BIND("l" AS ?part)
+        f"""  {{ BIND("l" AS ?part)
     {{ SELECT ?p (SAMPLE(?label) AS ?o) WHERE {{
       {{ SELECT DISTINCT ?p WHERE {{ {{ {i} ?p ?x }} UNION {{ ?x ?p {i} }} }} }}
       ?p rdfs:label ?label }} GROUP BY ?p }} }}""",
-            f"""  {{ BIND("b" AS ?part)
+        f"""  {{ BIND("b" AS ?part)
     {{ SELECT DISTINCT ?s ?p WHERE {{ ?s ?p {i} . FILTER(isIRI(?s)) }} LIMIT {FIRST_BACKLINKS} }}
     OPTIONAL {{ VALUES ?name {{ {names} }} ?s ?name ?o }} }}""",
-        ]
+    ]
     if entry:
         variables += f" {_ENTRY_VARIABLES} ?author ?position"
         parts += [
@@ -924,27 +988,22 @@ class PageData:
     def of(cls, rows: Iterable[Any]) -> PageData:
         """Split the rows of :func:`page_query` into their parts."""
         data = cls([], {}, [], [], [])
-        data.add(rows)
-        return data
-
-    def add(self, rows: Iterable[Any]) -> None:
-        """Add the rows of another :func:`page_query` (other parts of the same page)."""
-        data = self
-        triples: dict[Triple, None] = dict.fromkeys(self.triples)
+        triples: dict[Triple, None] = {}
         for row in rows:
-            part = row["part"].value
+            part = row[0].value
             if part == "d":
-                triples.setdefault(Triple(row["s"], row["p"], row["o"]), None)
+                triples.setdefault(Triple(row[1], row[2], row[3]), None)
             elif part == "l":
-                data.property_labels[row["p"].value] = row["o"].value
+                data.property_labels[row[2].value] = row[3].value
             elif part == "b":
-                data.backlinks.append((row["p"].value, row["s"].value, _text(row["o"])))
+                data.backlinks.append((row[2].value, row[1].value, _text(row[3])))
             elif part == "e":
                 data.entry_rows.append(row)
             elif part == "a":
                 data.author_rows.append(row)
         data.triples = list(triples)
         data.author_rows.sort(key=lambda row: (row["doc"].value, int(row["position"].value)))
+        return data
 
 
 def _first_backlinks_query(iri: str) -> str:
@@ -1048,8 +1107,7 @@ WHERE {{
 __all__ = ["pages", "paragraphs", "schema_jsonld"]
 
 PAGE_QUERIES = {
-    "page": page_query,
-    "page, entry part": functools.partial(page_query, description=False, entry=True),
+    "page": functools.partial(page_query, entry=True),
     "describe": describe_query,
     "inverse counts": _inverse_counts_query,
 }

@@ -173,9 +173,12 @@ def iri_of(path: str) -> str:
     return cokg_state().base_iri + "id/" + path
 
 
-def path_of(iri: str) -> str | None:
-    """Return the resource path of ``iri``, or None when this server does not serve it."""
-    base = cokg_state().base_iri
+def path_of(iri: str, base_iri: str | None = None) -> str | None:
+    """Return the resource path of ``iri``, or None when this server does not serve it.
+
+    ``base_iri`` is the app's base IRI, read from the app when not given.
+    """
+    base = cokg_state().base_iri if base_iri is None else base_iri
     if iri == COP_ONTOLOGY:
         return "ontology"
     if iri.startswith(COP) and iri != COP:
