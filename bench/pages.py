@@ -8,8 +8,12 @@ The report it writes is what ``bench/RESULTS.md`` quotes::
 One ``oxigraph serve-read-only --union-default-graph`` on the store answers everyone, so the
 engine, its caches and the data are the same for all sides:
 
-- **cokg**: ``cokg serve --store http://…/query`` (the path any remote engine takes): the HTML
-  entry page ``/page/project/…`` and the Turtle ``/data/project/….ttl``;
+- **cokg**: ``cokg serve --store http://…/query`` (the path any remote engine takes), twice,
+  both with ``COKG_STORE_LOCATION`` naming the engine's folder: the HTML entry page
+  ``/page/project/…`` **cold** from a server whose page cache is off
+  (``COKG_PAGE_CACHE_BYTES=0``: every page is built from the engine, as the first request for
+  a page is) and **warm** from one whose cache holds it (filled by an unmeasured pass; every
+  measured answer is checked to be a hit), and the Turtle ``/data/project/….ttl``;
 - **bare DESCRIBE**: ``DESCRIBE <entry>`` sent to that ``oxigraph serve``, as Turtle — the least
   work a linked-data front-end can do for one entity (one query, no page);
 - **Trifid** (npm ``trifid``, installed under ``--trifid-dir``): its entity renderer over the
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import shlex
 import statistics
@@ -65,6 +70,8 @@ plugins:
 """
 HTML = "text/html,application/xhtml+xml"
 TURTLE = "text/turtle"
+COLD = "cokg HTML page, cold (no page cache)"
+WARM = "cokg HTML page, warm (page cached)"
 
 
 @dataclass
@@ -75,6 +82,9 @@ class Side:
     base_url: str
     request: Callable[[str], Request]
     check: Callable[[str, Response], str | None]
+    measured_check: Callable[[Response], str | None] = lambda response: (
+        None if response.status == 200 else f"HTTP {response.status}"
+    )
     samples: list[float] = field(default_factory=list)
     sizes: list[int] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -115,6 +125,20 @@ def html_check(expected: dict[str, str]) -> Callable[[str, Response], str | None
     return check
 
 
+def cache_state(expected: str | None) -> Callable[[Response], str | None]:
+    """Check a measured page: 200, and the page cache's answer as ``expected`` (None: none)."""
+
+    def check(response: Response) -> str | None:
+        if response.status != 200:
+            return f"HTTP {response.status}"
+        state = response.headers.get("x-cokg-page-cache")
+        if state != expected:
+            return f"page cache: {state}, expected {expected}"
+        return None
+
+    return check
+
+
 def turtle_check(local_iri: Callable[[str], str]) -> Callable[[str, Response], str | None]:
     def check(iri: str, response: Response) -> str | None:
         if response.status != 200:
@@ -139,12 +163,22 @@ def start_oxigraph(store: Path, logs: Path) -> tuple[subprocess.Popen[bytes], st
     return process, endpoint
 
 
-def start_cokg(endpoint: str, logs: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_cokg(
+    endpoint: str, logs: Path, name: str, settings: dict[str, str]
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``cokg serve`` on ``endpoint`` with ``settings`` (``COKG_*`` variables)."""
     port = free_port()
     command = [sys.executable, "-m", "cokg", "serve", "--host", LOOPBACK, "--port", str(port)]
-    command += ["--store", endpoint, "--data-dir", str(logs / "cokg-data"), "--timeout", "60"]
-    log = logs / "cokg.log"
-    process = start(command, log)
+    command += ["--store", endpoint, "--data-dir", str(logs / f"{name}-data"), "--timeout", "60"]
+    log = logs / f"{name}.log"
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            command,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, **settings},
+        )
     base = f"http://{LOOPBACK}:{port}"
     wait_until_ready(process, base + "/sparql?query=ASK%7B%7D", log)
     return process, base
@@ -199,8 +233,15 @@ def main(argv: list[str] | None = None) -> None:
             oxigraph, endpoint = start_oxigraph(options.store, logs)
             processes.append(oxigraph)
             expected = titles(endpoint, iris)
-            cokg, cokg_base = start_cokg(endpoint, logs)
+            # Both know the engine's folder (Last-Modified); one keeps no rendered page, so
+            # every page it serves is built from the engine (cold), the other caches them.
+            location = {"COKG_STORE_LOCATION": str(options.store.resolve())}
+            cokg, cokg_base = start_cokg(
+                endpoint, logs, "cokg-cold", {**location, "COKG_PAGE_CACHE_BYTES": "0"}
+            )
             processes.append(cokg)
+            cached, cached_base = start_cokg(endpoint, logs, "cokg-cached", location)
+            processes.append(cached)
             trifid, trifid_base = start_trifid(options.trifid_dir, endpoint, logs, "/" + local[0])
             processes.append(trifid)
             oxigraph_base = endpoint.rsplit("/", 1)[0]
@@ -215,13 +256,12 @@ def main(argv: list[str] | None = None) -> None:
             def trifid_iri(iri: str) -> str:
                 return trifid_base + path_of(iri)
 
+            def page(iri: str) -> Request:
+                return Request("/page/" + path_of(iri)[4:], {"Accept": HTML})
+
             sides = [
-                Side(
-                    "cokg HTML page",
-                    cokg_base,
-                    lambda iri: Request("/page/" + path_of(iri)[4:], {"Accept": HTML}),
-                    html_check(expected),
-                ),
+                Side(COLD, cokg_base, page, html_check(expected), cache_state(None)),
+                Side(WARM, cached_base, page, html_check(expected), cache_state("hit")),
                 Side(
                     "cokg Turtle",
                     cokg_base,
@@ -253,6 +293,11 @@ def main(argv: list[str] | None = None) -> None:
             for side in sides:
                 if side.errors:
                     raise SystemExit(f"{side.name}: {side.errors[:3]}")
+            # the cached server keeps every page once it has read the store: a second pass
+            # (unmeasured) fills it, so its measured requests are all hits (checked)
+            warm = next(side for side in sides if side.name == WARM)
+            for iri in iris:
+                clients[warm.name].send(warm.request(iri))
             print(f"measuring {options.rounds} rounds…", file=sys.stderr)
             turn = 0
             for round_number in range(options.rounds):
@@ -263,8 +308,9 @@ def main(argv: list[str] | None = None) -> None:
                     rotated = sides[turn % len(sides) :] + sides[: turn % len(sides)]
                     for side in rotated:
                         response = clients[side.name].send(side.request(iri))
-                        if response.status != 200:
-                            side.errors.append(f"HTTP {response.status}")
+                        problem = side.measured_check(response)
+                        if problem:
+                            side.errors.append(problem)
                             continue
                         side.samples.append(response.seconds)
                         side.sizes.append(len(response.body))
@@ -307,12 +353,20 @@ def render(sides: list[Side], options: argparse.Namespace, argv: list[str] | Non
             f"| {side.median() / bare:.2f}× | {statistics.median(side.sizes) / 1024:.1f} KiB "
             f"| {len(side.errors)} |"
         )
-    html = by_name["cokg HTML page"].median() / by_name["Trifid HTML page"].median()
+    trifid_html = by_name["Trifid HTML page"].median()
+    cold, warm = by_name[COLD].median(), by_name[WARM].median()
     turtle = by_name["cokg Turtle"].median() / by_name["Trifid Turtle"].median()
     lines += [
         "",
-        f"cokg / Trifid (median): HTML page {html:.2f}×, Turtle {turtle:.2f}×. "
-        "Below 1× cokg is faster.",
+        f"cokg / Trifid (median): HTML page cold {cold / trifid_html:.2f}×, warm "
+        f"{warm / trifid_html:.2f}×; Turtle {turtle:.2f}×. Below 1× cokg is faster. "
+        f"HTML page / bare DESCRIBE: cold {cold / bare:.2f}×, warm {warm / bare:.2f}×.",
+        "",
+        "Cold: a server with `COKG_PAGE_CACHE_BYTES=0`, so every page is built from the engine "
+        "(what the first request for a page costs; the engine's own caches are warm, as for "
+        "every side). Warm: a server with the page cache on, filled by an unmeasured pass; "
+        "each measured answer was checked to be a cache hit (`X-Cokg-Page-Cache`). Both "
+        "servers have `COKG_STORE_LOCATION` set to the engine's folder.",
         "",
     ]
     return "\n".join(lines)

@@ -8,13 +8,17 @@ A cached page is never older than the store, as far as the server can know:
 
 - every write through the app (SPARQL Update, Graph Store Protocol) empties the cache before
   its answer is sent (the ``on_write`` hook of :class:`.state.CokgState`);
-- a write by another process is seen through :func:`cokg.store.store_fingerprint` (the graph
-  list and the store's size), read in a background thread at most every
-  ``PAGE_CACHE_CHECK_SECONDS`` (a reading another cache took recently is shared): when it
-  differs, the cache is emptied (a write that keeps the graph list and the size, such as a
-  changed literal, goes unseen there). For a store on disk the key also holds the store's
-  last write time (:func:`.resources.last_change`), so any write is seen at the next request;
-  a remote endpoint without ``STORE_LOCATION`` has no such time, and its pages are not cached;
+- a store on disk (the embedded store at a path, or the folder behind the engine, the
+  ``STORE_LOCATION`` setting): the key holds the time of its last write
+  (:func:`.resources.last_change`), which every writer, in any process, moves forward, so a
+  write by another process is seen at the next request;
+- a store in memory: a write that does not go through the app is seen through
+  :func:`cokg.store.store_fingerprint` (the graph list and the store's size), read in a
+  background thread at most every ``PAGE_CACHE_CHECK_SECONDS`` (a reading another cache took
+  recently is shared): when it differs, the cache is emptied (a write that keeps the graph
+  list and the size, such as a changed literal, goes unseen there);
+- a remote endpoint without ``STORE_LOCATION``: others may write it, and nothing tells when
+  they did, so its pages are not cached;
 - a page whose data was read before the cache was emptied is not stored (generations);
   nothing is stored before the first fingerprint reading is known.
 """
@@ -46,10 +50,12 @@ class PageCache:
     """Rendered pages by key, within ``max_bytes``, emptied when the store changes.
 
     ``max_bytes`` 0 keeps nothing. A key is whatever names one rendering (the URL, the store's
-    last write time); see the module docstring for when the cache is emptied.
+    last write time); see the module docstring for when the cache is emptied. ``check_every``
+    None reads no fingerprint: for a store whose last write time, in the keys, tells of
+    every write.
     """
 
-    def __init__(self, store: ReadableStore, *, max_bytes: int, check_every: float) -> None:
+    def __init__(self, store: ReadableStore, *, max_bytes: int, check_every: float | None) -> None:
         self.max_bytes = max_bytes
         self.check_every = check_every
         self._store = store
@@ -57,7 +63,9 @@ class PageCache:
         self._pages: OrderedDict[Hashable, CachedPage] = OrderedDict()
         self._bytes = 0
         self._generation = 0
-        self._version: str | None = None
+        # no checks (None): the keys hold the time of the store's last write, which every
+        # writer changes (a store on disk), so no fingerprint is needed
+        self._version: str | None = None if check_every is not None else ""
         self._checked = float("-inf")
         self._checker: threading.Thread | None = None
 
@@ -116,20 +124,21 @@ class PageCache:
 
     def _check_soon(self) -> None:
         """Start a background check when the last one is ``check_every`` seconds old."""
-        if not self.enabled:
+        every = self.check_every
+        if not self.enabled or every is None:
             return
         now = time.monotonic()
-        if now - self._checked < self.check_every:
+        if now - self._checked < every:
             return
         with self._lock:
-            if now - self._checked < self.check_every:
+            if now - self._checked < every:
                 return
             if self._checker is not None and self._checker.is_alive():
                 return
             self._checked = now
             self._checker = threading.Thread(
                 target=self._check,
-                kwargs={"max_age": self.check_every},
+                kwargs={"max_age": every},
                 name="cokg-page-cache-check",
                 daemon=True,
             )

@@ -52,7 +52,7 @@ from cokg.namespaces import (
     XSD,
     sparql_prologue,
 )
-from cokg.store import ReadableStore
+from cokg.store import OxigraphStore, ReadableStore
 
 from .page_cache import CachedPage, PageCache
 from .resources import (
@@ -355,10 +355,14 @@ def _make_page_cache(setup: BlueprintSetupState) -> None:
     """Give the app its page cache, emptied by every write through the app."""
     state = setup.app.extensions["cokg"]
     config = setup.app.config
+    on_disk = config.get("STORE_LOCATION") is not None or (
+        isinstance(state.store, OxigraphStore) and state.store.path is not None
+    )
     cache = PageCache(
         state.store,
         max_bytes=int(config.get("PAGE_CACHE_BYTES", PAGE_CACHE_BYTES)),
-        check_every=float(config.get("PAGE_CACHE_CHECK_SECONDS", 60)),
+        # a store on disk: the keys hold its last write time, which every writer moves
+        check_every=None if on_disk else float(config.get("PAGE_CACHE_CHECK_SECONDS", 60)),
     )
     state.on_write.append(cache.invalidate)
     setup.app.extensions[_PAGE_CACHE] = cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -164,3 +165,18 @@ def test_nothing_is_kept_before_the_store_was_read_once() -> None:
     cache = PageCache(OxigraphStore(), max_bytes=10_000, check_every=3600)
     cache.put("a", page(10), 0)
     assert cache.get("a") is None
+
+
+def test_a_store_on_disk_shows_any_write_at_once(tmp_path: Path) -> None:
+    """On disk, the store's last write time is in the key: a write by anyone is seen."""
+    store = OxigraphStore(tmp_path / "store")
+    store.replace_graph(GRAPH, entry("First title"), TURTLE)
+    app = create_app({"TESTING": True, "BASE_IRI": BASE}, store=store)
+    client = app.test_client()
+    assert client.get(PAGE).headers["X-Cokg-Page-Cache"] == "miss"  # no fingerprint awaited
+    assert client.get(PAGE).headers["X-Cokg-Page-Cache"] == "hit"
+    store.replace_graph(GRAPH, entry("Written elsewhere"), TURTLE)  # same size, not the app
+    after = client.get(PAGE)
+    assert "Written elsewhere" in after.get_data(as_text=True)
+    assert after.headers["X-Cokg-Page-Cache"] == "miss"
+    store.close()
