@@ -99,8 +99,10 @@ def sparql_iri(iri: str) -> str:
     >>> sparql_iri('http://example.org/a b')
     '<http://example.org/a%20b>'
     """
-    forbidden = {c: f"%{ord(c):02X}" for c in ' <>"{}|^`\\'}
-    return "<" + "".join(forbidden.get(c, c) for c in iri) + ">"
+    return "<" + iri.translate(_NOT_IN_SPARQL_IRI) + ">"
+
+
+_NOT_IN_SPARQL_IRI = str.maketrans({c: f"%{ord(c):02X}" for c in ' <>"{}|^`\\'})
 
 
 def describe_query(iri: str) -> str:

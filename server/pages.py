@@ -44,7 +44,6 @@ from cokg.namespaces import (
     COP_ONTOLOGY,
     DCTERMS,
     FOAF,
-    PREFIXES,
     RDF,
     RDFS,
     SCHEMA,
@@ -323,7 +322,15 @@ def _resource_page(resource: Resource) -> Response:
     # Only a store whose every write this server sees (its files' times, or writes through
     # the app) has its pages cached: a remote endpoint that others write may change unseen.
     cached = cache.enabled and changed is not None
-    key = (request.url, changed)
+    environ = request.environ  # the URL, as the page's links are written from it
+    key = (
+        environ.get("wsgi.url_scheme"),
+        environ.get("HTTP_HOST"),
+        request.script_root,
+        request.path,
+        environ.get("QUERY_STRING"),
+        changed,
+    )
     # the generation is read before the data: a write after it keeps the page out
     generation = cache.generation() if cached else 0
     page = cache.get(key) if cached else None
@@ -970,12 +977,8 @@ def page_query(iri: str, *, entry: bool = False) -> str:
       GROUP BY ?doc ?author ?name }} }}""",
         ]
     union = "\n  UNION\n".join(parts)
-    return _PAGE_PROLOGUE + f"SELECT {variables}\nWHERE {{\n{union}\n}}"
-
-
-_PAGE_PROLOGUE = sparql_prologue(
-    {p: PREFIXES[p] for p in ("rdf", "rdfs", "dcterms", "foaf", "org", "cop", "schema", "skos")}
-)
+    # no PREFIX lines: every store declares the common prefixes (cokg.namespaces.PREFIXES)
+    return f"SELECT {variables}\nWHERE {{\n{union}\n}}"
 
 
 @dataclass
