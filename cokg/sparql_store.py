@@ -1443,7 +1443,7 @@ def _broken_off(body: bytes, what: str) -> CokgError:
 
 def _read_solutions_text(response: _Response, engine: Engine) -> SolutionsText | None:
     """Return a SELECT answer in SPARQL TSV as :class:`SolutionsText`, after checking that it
-    is whole; None for an answer in another format.
+    is whole; None for an answer in another format, or from an engine not asked for TSV.
 
     Oxigraph ends every row with a line break; when it stops a query at its time limit it
     has already answered 200, and it writes "The SPARQL operation has been cancelled" after
@@ -1452,8 +1452,10 @@ def _read_solutions_text(response: _Response, engine: Engine) -> SolutionsText |
     the engine's own serialiser and are not read here: a front-end parses them at most once,
     while it writes them out.
     """
-    if response.media_type != SPARQL_TSV.media_type:
-        return None
+    if response.media_type != SPARQL_TSV.media_type or SPARQL_TSV.media_type not in (
+        engine.select_accept
+    ):
+        return None  # only the TSV of an engine asked for it is known to keep a row a line
     _check_partial(response, engine)
     body = response.body
     header_end = body.find(b"\n")

@@ -265,3 +265,20 @@ def test_solutions_text_head_cuts_after_whole_rows() -> None:
     assert answer.head(2).text == b"?s\t?n\n" + b"".join(ROWS.splitlines(keepends=True)[:2])
     with pytest.raises(ValueError, match="negative"):
         answer.head(-1)
+
+
+def test_tsv_from_an_engine_not_asked_for_it_is_read_row_by_row() -> None:
+    engine = ScriptedEngine()
+    store = SparqlStore(engine.url, engine="generic", retries=0)
+    client = create_app({"TESTING": True, "BASE_IRI": BASE}, store=store).test_client()
+    try:
+        engine.body = b"?s\t?n\n" + ROWS
+        response = ask(client, "SELECT ?s ?n WHERE { ?s ?p ?n }", "json")
+        assert response.status_code == 200
+        assert len(rows(response)) == 50
+        engine.body = b"?s\t?n\n" + ROWS + b"not a term\t1\n" + ROWS
+        response = ask(client, "SELECT ?s ?n WHERE { ?s ?p ?n }", "tsv")
+        assert response.status_code == 503  # every row was read before the status line
+    finally:
+        store.close()
+        engine.close()
