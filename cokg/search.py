@@ -50,7 +50,8 @@ from pyoxigraph import Literal, NamedNode, QuerySolutions
 
 from cokg.errors import CokgError
 from cokg.search_read import DOCUMENT_TYPES, Entry, key_of, read_entries, safe_iri
-from cokg.search_text import COLUMNS, TextIndex, aggregations, combine, marked
+from cokg.search_sets import MatchSets, Value, pack
+from cokg.search_text import COLUMNS, Group, TextIndex, aggregations, combine, marked
 from cokg.store import ReadableStore, store_fingerprint
 
 __all__ = ["DOCUMENT_TYPES", "Entry", "key_of", "read_entries"]
@@ -66,7 +67,7 @@ MAX_PAGE_SIZE = 100
 MAX_PAGE = 1_000_000
 FACET_VALUES = 50
 """Values listed per facet (the most frequent in the selection; a chosen one always is)."""
-_SCHEMA_VERSION = "4"
+_SCHEMA_VERSION = "5"
 
 
 _OPEN, _CLOSE = "\x02", "\x03"  # highlight markers: control characters never indexed
@@ -384,10 +385,19 @@ class SearchIndex:
     (``search.sqlite3`` and ``search.tantivy``). Safe to share between threads (one connection
     behind a lock). Build it with :meth:`build`, keep it in step with :meth:`apply_write`,
     query it with :meth:`search`. ``builds`` counts the full builds this object made.
+
+    With ``match_sets`` (the default) the facet counts and years of a selection come from
+    the entry sets held in memory (:mod:`cokg.search_sets`, loaded on the first search that
+    counts); without, from tantivy aggregations (slower over broad selections, less memory).
     """
 
-    def __init__(self, path: str | Path | None = None) -> None:
+    def __init__(self, path: str | Path | None = None, *, match_sets: bool = True) -> None:
         self.path = Path(path) if path is not None else None
+        self.match_sets = match_sets
+        self._sets: MatchSets | None = None
+        self._term_ids: dict[str, int] | None = None
+        self._phrases: dict[str, list[str]] | None = None
+        self._indexed: list[_Indexed] = []
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
@@ -423,13 +433,15 @@ class SearchIndex:
             db.executescript(
                 "DROP TABLE IF EXISTS entries; DROP TABLE IF EXISTS facets; "
                 "DROP TABLE IF EXISTS facet_values; DROP TABLE IF EXISTS text; "
-                "DROP TABLE IF EXISTS compounds; DELETE FROM meta;"
+                "DROP TABLE IF EXISTS compounds; DROP TABLE IF EXISTS terms; "
+                "DROP TABLE IF EXISTS entry_sets; DELETE FROM meta;"
             )
         db.executescript(
             f"""
             CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT);
             CREATE TABLE IF NOT EXISTS entries (
-                id INTEGER PRIMARY KEY, iri TEXT UNIQUE NOT NULL, graph TEXT NOT NULL,
+                id INTEGER PRIMARY KEY AUTOINCREMENT, iri TEXT UNIQUE NOT NULL,
+                graph TEXT NOT NULL,
                 title TEXT NOT NULL, sort_title TEXT NOT NULL, period TEXT,
                 start_year INTEGER, end_year INTEGER, opening TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS facet_values (
@@ -445,7 +457,10 @@ class SearchIndex:
             CREATE TABLE IF NOT EXISTS compounds (
                 entry_id INTEGER NOT NULL, joined TEXT NOT NULL, parts TEXT NOT NULL);
             CREATE INDEX IF NOT EXISTS compounds_by_entry ON compounds (entry_id);
-            CREATE INDEX IF NOT EXISTS compounds_by_word ON compounds (joined);
+            CREATE INDEX IF NOT EXISTS compounds_by_form ON compounds (joined, parts);
+            CREATE TABLE IF NOT EXISTS terms (id INTEGER PRIMARY KEY, term TEXT UNIQUE NOT NULL);
+            CREATE TABLE IF NOT EXISTS entry_sets (
+                entry_id INTEGER PRIMARY KEY, terms BLOB NOT NULL, facet_values BLOB NOT NULL);
             INSERT OR REPLACE INTO meta VALUES ('schema', '{_SCHEMA_VERSION}');
             """
         )
@@ -491,26 +506,37 @@ class SearchIndex:
         ``fingerprint`` is that of the store they were read from. Returns the entry count.
         """
         count = 0
-        with self._lock, self._transaction():
-            for table in ("entries", "facets", "facet_values", "compounds"):
+        # Compounds first: the phrases of their parts are recorded with every entry that
+        # holds them, whichever entry the compound was seen in (cokg.search_sets).
+        prepared = [(entry, compounds_of(" ".join(_cleaned(entry).values()))) for entry in entries]
+        phrases = {parts for _, found in prepared for parts in found.values()}
+        with self._lock, self._transaction(forget=True):
+            self._sets, self._term_ids, self._indexed = None, {}, []
+            for table in ("entries", "facets", "facet_values", "compounds", "terms", "entry_sets"):
                 self._db.execute(f"DELETE FROM {table}")
+            self._db.execute("DELETE FROM sqlite_sequence WHERE name = 'entries'")
+            self._set_phrases(phrases)
             known: dict[tuple[str, str], int] = {}
             batch = _Batch(self._db)
 
             def documents() -> Iterable[tantivy.Document]:
                 nonlocal count
-                for entry in entries:
+                for entry, found in prepared:
                     count += 1
-                    yield self._insert(entry, known, batch)
+                    yield self._insert(entry, known, batch, found)
                 batch.flush()
 
             self._text.write(documents(), everything=True)
             self._set_fingerprint(fingerprint)
             self._generation += 1
             self.builds += 1
+            self._indexed = []
         if self.path is not None:  # a build went through the write-ahead log: give it back
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._checked = time.monotonic()
+        if self.match_sets:
+            with self._lock:
+                self._match_sets()
         return count
 
     def ensure_current(self, store: ReadableStore, *, every: float = 0.0) -> bool:
@@ -533,19 +559,30 @@ class SearchIndex:
         """Read the entries of ``iris`` from ``store`` again; those gone leave the index."""
         wanted = sorted(set(iris))
         entries = read_entries(store, wanted) if wanted else []
-        with self._lock, self._transaction():
-            deleted = [self._delete(iri) for iri in wanted]
-            documents = [self._insert(entry) for entry in entries]
-            self._text.write(documents, delete=[i for i in deleted if i is not None])
-            self._generation += 1
+        with self._lock:
+            self._indexed = []
+            with self._transaction(forget=True):
+                deleted = [i for i in (self._delete(iri) for iri in wanted) if i is not None]
+                documents = [self._insert(entry) for entry in entries]
+                self._text.write(documents, delete=deleted)
+                self._generation += 1
+            if self._sets is not None:
+                for entry_id in deleted:
+                    self._sets.remove(entry_id)
+                for i in self._indexed:
+                    self._sets.add(i.entry_id, i.terms, i.term_ids, i.value_ids, i.values, i.years)
+            self._indexed = []
 
     def delete_entry(self, iri: str) -> None:
         """Remove the entry ``iri`` from the index (nothing happens when it is not there)."""
-        with self._lock, self._transaction():
-            deleted = self._delete(iri)
-            if deleted is not None:
-                self._text.write((), delete=[deleted])
-            self._generation += 1
+        with self._lock:
+            with self._transaction(forget=True):
+                deleted = self._delete(iri)
+                if deleted is not None:
+                    self._text.write((), delete=[deleted])
+                self._generation += 1
+            if deleted is not None and self._sets is not None:
+                self._sets.remove(deleted)
 
     def apply_write(
         self,
@@ -613,25 +650,26 @@ class SearchIndex:
     def _set_fingerprint(self, fingerprint: str) -> None:
         self._db.execute("INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)", (fingerprint,))
 
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self._db)
+    def _transaction(self, *, forget: bool = False) -> _Transaction:
+        """A write transaction; with ``forget``, a rollback drops what is held in memory."""
+        return _Transaction(self._db, self._forget if forget else None)
+
+    def _forget(self) -> None:
+        """Drop what is held in memory of the tables: it is read again when needed."""
+        self._sets, self._term_ids, self._phrases, self._indexed = None, None, None, []
 
     def _insert(
         self,
         entry: Entry,
         known: dict[tuple[str, str], int] | None = None,
         batch: _Batch | None = None,
+        found: dict[str, str] | None = None,
     ) -> tantivy.Document:
         """Insert ``entry``'s rows; return its text document. ``known`` caches facet value ids
-        within one transaction; ``batch`` collects its facet and compound rows (a build writes
-        them in bulk, :meth:`_Batch.flush`)."""
+        within one transaction; ``batch`` collects its facet, compound and set rows (a build
+        writes them in bulk, :meth:`_Batch.flush`); ``found``: its compounds, when known."""
         db = self._db
-        texts = {
-            "title": entry.title,
-            "description": entry.description,
-            **{column: " · ".join(values) for column, values in entry.text.items()},
-        }
-        clean = {c: _CONTROL.sub(" ", texts.get(c, "")) for c in COLUMNS}
+        clean = _cleaned(entry)
         cursor = db.execute(
             "INSERT INTO entries (iri, graph, title, sort_title, period, start_year, end_year,"
             " opening) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -661,16 +699,89 @@ class SearchIndex:
                 known[(facet, iri)] = value
             values.append((rowid, value))
             by_facet.setdefault(facet, []).append(value)
-        compounds = [
-            (rowid, joined, parts)
-            for joined, parts in compounds_of(" ".join(clean.values())).items()
-        ]
+        if found is None:
+            found = compounds_of(" ".join(clean.values()))
+        compounds = [(rowid, joined, parts) for joined, parts in found.items()]
+        terms = self._terms_of(clean)
+        value_ids = [value for _, value in values]
         pending = _Batch(db) if batch is None else batch
         pending.facets += values
         pending.compounds += compounds
+        pending.sets.append((rowid, pack(terms.values()), pack(value_ids)))
         if batch is None or len(pending.facets) >= _BATCH_ROWS:
             pending.flush()
+        if batch is None:  # an update: the sets in memory follow (a build reads them anew)
+            places = {name: place for place, name in enumerate(FACETS)}
+            described = {
+                value: Value(places[facet], key_of(iri), iri, entry.facets[(facet, iri)])
+                for (facet, iri), value in known.items()
+                if (facet, iri) in entry.facets
+            }
+            self._indexed.append(
+                _Indexed(
+                    rowid,
+                    terms,
+                    list(terms.values()),
+                    value_ids,
+                    described,
+                    (entry.start_year, entry.end_year),
+                )
+            )
         return self._text.document(rowid, clean, by_facet, (entry.start_year, entry.end_year))
+
+    def _terms_of(self, clean: Mapping[str, str]) -> dict[str, int]:
+        """The index terms of an entry's columns (words, and the recorded phrases they hold)
+        with their ids, new ones added to the ``terms`` table."""
+        phrases = self._phrase_starts()
+        words: set[str] = set()
+        for column in COLUMNS:
+            tokens = self._text.tokens(clean[column])
+            present = set(tokens)
+            words |= present
+            candidates = [p for first in present & phrases.keys() for p in phrases[first]]
+            if candidates:  # a phrase is its tokens, adjacent: a substring of the spaced tokens
+                spaced = f" {' '.join(tokens)} "
+                words.update(p for p in candidates if f" {p} " in spaced)
+        known = self._known_terms()
+        for word in words - known.keys():
+            known[word] = self._db.execute(
+                "INSERT INTO terms (term) VALUES (?) RETURNING id", (word,)
+            ).fetchone()[0]
+        return {word: known[word] for word in words}
+
+    def _known_terms(self) -> dict[str, int]:
+        if self._term_ids is None:
+            self._term_ids = {
+                str(term): int(term_id)
+                for term_id, term in self._db.execute("SELECT id, term FROM terms")
+            }
+        return self._term_ids
+
+    def _set_phrases(self, parts: Iterable[str]) -> None:
+        """Record the phrases (compounds' parts) whose entries the sets hold from now on."""
+        analysed = {tuple(self._text.tokens(p)) for p in parts}
+        phrases = sorted(" ".join(tokens) for tokens in analysed if len(tokens) > 1)
+        self._db.execute(
+            "INSERT OR REPLACE INTO meta VALUES ('phrases', ?)", (json.dumps(phrases),)
+        )
+        self._phrases = None
+
+    def _recorded_phrases(self) -> list[str]:
+        return list(json.loads(self._meta("phrases") or "[]"))
+
+    def _phrase_starts(self) -> dict[str, list[str]]:
+        """The recorded phrases by their first token."""
+        if self._phrases is None:
+            self._phrases = {}
+            for phrase in self._recorded_phrases():
+                self._phrases.setdefault(phrase.split(" ")[0], []).append(phrase)
+        return self._phrases
+
+    def _match_sets(self) -> MatchSets:
+        """The entry sets in memory, read from the tables the first time."""
+        if self._sets is None:
+            self._sets = MatchSets.load(self._db, tuple(FACETS), self._recorded_phrases())
+        return self._sets
 
     def _delete(self, iri: str) -> int | None:
         """Delete the rows of entry ``iri``; return its id (None: not indexed)."""
@@ -680,6 +791,7 @@ class SearchIndex:
         for statement in (
             "DELETE FROM facets WHERE entry_id = ?",
             "DELETE FROM compounds WHERE entry_id = ?",
+            "DELETE FROM entry_sets WHERE entry_id = ?",
             "DELETE FROM entries WHERE id = ?",
         ):
             self._db.execute(statement, (row[0],))
@@ -695,21 +807,27 @@ class SearchIndex:
         words = query.words()
         candidates = {"".join(words[i : i + 2]) for i in range(len(words))}
         candidates |= {"".join(t.words) for g in query.groups for t in g}
-        if not candidates:
-            return {}
-        marks = ",".join("?" * len(candidates))
-        rows = self._db.execute(
-            f"SELECT DISTINCT joined, parts FROM compounds WHERE joined IN ({marks})",
-            sorted(candidates),
-        )
-        return {str(joined): str(parts) for joined, parts in rows}
+        found = {}
+        for candidate in sorted(candidates):
+            # one look-up in the (joined, parts) index: a common compound has thousands of rows
+            row = self._db.execute(
+                "SELECT MIN(parts) FROM compounds WHERE joined = ?", (candidate,)
+            ).fetchone()
+            if row[0] is not None:
+                found[candidate] = str(row[0])
+        return found
 
-    def _text_query(self, query: ParsedQuery) -> tantivy.Query | None:
-        """The tantivy query of the text (None: no text asked)."""
+    def _analysed(self, query: ParsedQuery) -> list[Group] | None:
+        """The text as analysed groups of index terms (None: no text asked)."""
         if query.empty:
             return None
         compounds = self._compounds(query)
-        return self._text.text_query(_join_compounds(query, compounds), compounds)
+        return self._text.analysed(_join_compounds(query, compounds), compounds)
+
+    def _text_query(self, query: ParsedQuery) -> tantivy.Query | None:
+        """The tantivy query of the text (None: no text asked)."""
+        groups = self._analysed(query)
+        return None if groups is None else self._text.text_query(groups)
 
     def _selection(
         self, selection: Selection
@@ -797,24 +915,42 @@ class SearchIndex:
             raise SearchError("the year range ends before it starts")
         query = parse_query(text)
         with self._lock:
-            text_query = self._text_query(query)
+            groups = self._analysed(query)
+            text_query = None if groups is None else self._text.text_query(groups)
             filters, chosen = self._selection(selection)
             searcher = self._text.searcher()
             try:
+                values: Mapping[int, Value] | None = None
                 if text_query is None and not filters:  # everything: the search page's landing
                     total, counted, years = self._everything(searcher)
                     hits = self._title_page("1", [], page, size)
                 else:
                     selected = combine(text_query, filters)
+                    mask = None
+                    if self.match_sets:
+                        mask = self._match_sets().select(
+                            groups or [], chosen, selection.from_year, selection.to_year
+                        )
                     if text_query is None:
-                        total = _count(searcher.search(selected, 1, count=True))
+                        total = (
+                            int(mask.sum())
+                            if mask is not None
+                            else _count(searcher.search(selected, 1, count=True))
+                        )
                         common = total * 20 >= searcher.num_docs
                         where, parameters = self._where(chosen, selection, common=common)
                         hits = self._title_page(where, parameters, page, size)
                     else:
                         total, hits = self._ranked_page(searcher, selected, page, size)
-                    counted, years = self._aggregate(searcher, selected, facets=facets, total=total)
-                counts = self._facet_counts(counted, selection) if facets else {}
+                    if mask is not None:
+                        sets = self._match_sets()
+                        counted = sets.counts(mask, FACET_VALUES * 4) if facets else []
+                        years, values = sets.years(mask), sets.values
+                    else:
+                        counted, years = self._aggregate(
+                            searcher, selected, facets=facets, total=total
+                        )
+                counts = self._facet_counts(counted, selection, values) if facets else {}
             except ValueError as e:  # never expected: queries are built, not parsed
                 raise SearchError(f"the search could not be run: {e}") from e
             suggestion = None
@@ -979,19 +1115,27 @@ class SearchIndex:
         return _count(found), hits
 
     def _facet_counts(
-        self, counted: list[tuple[str, int, int]], selection: Selection
+        self,
+        counted: list[tuple[str, int, int]],
+        selection: Selection,
+        known: Mapping[int, Value] | None = None,
     ) -> dict[str, list[FacetValue]]:
+        """The facet values of ``counted`` with their keys, IRIs and labels (from ``known``,
+        else the table), the most frequent first, ties by label."""
         counts: dict[str, list[FacetValue]] = {name: [] for name in FACETS}
-        ids = sorted({value_id for _, value_id, _ in counted})
-        values = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            for row in self._db.execute(
-                "SELECT id, key, iri, label FROM facet_values "
-                f"WHERE id IN ({','.join('?' * len(chunk))})",
-                chunk,
-            ):
-                values[row[0]] = row[1:]
+        values: dict[int, tuple[str, str, str]] = {}
+        if known is not None:
+            values = {v: known[v][1:] for _, v, _ in counted if v in known}
+        else:
+            ids = sorted({value_id for _, value_id, _ in counted})
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                for row in self._db.execute(
+                    "SELECT id, key, iri, label FROM facet_values "
+                    f"WHERE id IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                ):
+                    values[row[0]] = row[1:]
         for facet, value_id, count in sorted(
             counted, key=lambda c: (-c[2], values.get(c[1], ("", "", ""))[2].casefold())
         ):
@@ -1010,7 +1154,8 @@ class SearchIndex:
         found = []
         for word in words:
             single = ParsedQuery(((Term((word,), prefix=True),),))
-            if _count(searcher.search(self._text.text_query(single, {}), 1, count=True)):
+            alone = self._text.text_query(self._text.analysed(single, {}))
+            if _count(searcher.search(alone, 1, count=True)):
                 found.append(word)
         if not found or found == words:
             return None
@@ -1111,24 +1256,52 @@ class _Batch:
     db: sqlite3.Connection
     facets: list[tuple[int, int]] = field(default_factory=list)
     compounds: list[tuple[int, str, str]] = field(default_factory=list)
+    sets: list[tuple[int, bytes, bytes]] = field(default_factory=list)
 
     def flush(self) -> None:
         """Write the rows collected so far."""
         self.db.executemany("INSERT OR IGNORE INTO facets VALUES (?, ?)", self.facets)
         self.db.executemany("INSERT INTO compounds VALUES (?, ?, ?)", self.compounds)
+        self.db.executemany("INSERT INTO entry_sets VALUES (?, ?, ?)", self.sets)
         self.facets.clear()
         self.compounds.clear()
+        self.sets.clear()
+
+
+@dataclass(frozen=True)
+class _Indexed:
+    """An entry written by an update, as :meth:`MatchSets.add` takes it."""
+
+    entry_id: int
+    terms: dict[str, int]
+    term_ids: list[int]
+    value_ids: list[int]
+    values: dict[int, Value]
+    years: tuple[int | None, int | None]
+
+
+def _cleaned(entry: Entry) -> dict[str, str]:
+    """The text of each column of ``entry``, as indexed (control characters removed)."""
+    texts = {
+        "title": entry.title,
+        "description": entry.description,
+        **{column: " · ".join(values) for column, values in entry.text.items()},
+    }
+    return {c: _CONTROL.sub(" ", texts.get(c, "")) for c in COLUMNS}
 
 
 class _Transaction:
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, on_rollback: Callable[[], None] | None) -> None:
         self._db = db
+        self._on_rollback = on_rollback
 
     def __enter__(self) -> None:
         self._db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, kind: object, error: object, traceback: object) -> None:
         self._db.execute("COMMIT" if kind is None else "ROLLBACK")
+        if kind is not None and self._on_rollback is not None:
+            self._on_rollback()
 
 
 # -- from SPARQL ----------------------------------------------------------------------------

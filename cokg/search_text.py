@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,9 +33,27 @@ BOOSTS = (10.0, 5.0, 3.0, 3.0, 2.0, 1.0)
 """BM25 boost per field of :data:`COLUMNS`: a title match counts ten description matches."""
 ANALYZER = "cokg_english"
 _STORED = ("title", "description")
+PREFIX_TERM_CHARS = 64
+"""The longest prefix (in characters, analysed) matched by a regex over the term dictionary."""
 _HEAP = 64_000_000
 """The writer's memory budget in bytes (twice that for a rebuild, shared by its threads);
 tantivy writes a segment out when it is full."""
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """One alternative of a query group as index terms: a term, a phrase, maybe a prefix."""
+
+    tokens: tuple[str, ...]
+    prefix: bool = False
+
+
+@dataclass(frozen=True)
+class Group:
+    """A group of alternatives of which one must match (none, when ``excluded``)."""
+
+    excluded: bool
+    alternatives: tuple[Alternative, ...]
 
 
 def analyzer() -> tantivy.TextAnalyzer:
@@ -157,37 +176,49 @@ class TextIndex:
         """Return ``text`` as the index's terms (folded and stemmed)."""
         return list(self._analyzer.analyze(text))
 
-    def text_query(self, query: ParsedQuery, compounds: Mapping[str, str]) -> tantivy.Query:
-        """Return the tantivy query of ``query``: every group must match, excluded ones not.
+    def analysed(self, query: ParsedQuery, compounds: Mapping[str, str]) -> list[Group]:
+        """Return ``query`` as analysed groups: every group must match, excluded ones not.
 
-        ``compounds`` maps a joined compound ("coproduction") to its parts ("co production"):
-        each spelling also matches the others.
+        Each group lists its alternatives as index terms; ``compounds`` maps a joined compound
+        ("coproduction") to its parts ("co production"): each spelling also matches the
+        others. :meth:`text_query` and :class:`cokg.search_sets.MatchSets` both read this.
         """
-        clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
+        groups = []
         for group in query.groups:
-            alternatives = [self._term(term, None) for term in group]
-            alternatives += [
-                self._term(term, other)
+            spellings = [(term, term.words) for term in group]
+            spellings += [
+                (term, tuple(other))
                 for term in group
                 for other in _other_spellings(term, compounds)
             ]
-            either = _any(alternatives)
-            excluded = group[0].excluded
-            clauses.append((tantivy.Occur.MustNot if excluded else tantivy.Occur.Must, either))
+            alternatives = tuple(
+                Alternative(tuple(self.tokens(" ".join(words))), term.prefix)
+                for term, words in spellings
+            )
+            groups.append(Group(group[0].excluded, alternatives))
+        return groups
+
+    def text_query(self, groups: Sequence[Group]) -> tantivy.Query:
+        """Return the tantivy query of the analysed ``groups`` (:meth:`analysed`)."""
+        clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
+        for group in groups:
+            either = _any([self._alternative(alternative) for alternative in group.alternatives])
+            occur = tantivy.Occur.MustNot if group.excluded else tantivy.Occur.Must
+            clauses.append((occur, either))
         return tantivy.Query.boolean_query(clauses)
 
-    def _term(self, term: Term, words: Sequence[str] | None) -> tantivy.Query:
-        tokens = self.tokens(" ".join(term.words if words is None else words))
+    def _alternative(self, alternative: Alternative) -> tantivy.Query:
+        tokens = list(alternative.tokens)
         if not tokens:
             return tantivy.Query.empty_query()
         fields = [
-            tantivy.Query.boost_query(self._field_query(column, tokens, term.prefix), boost)
+            tantivy.Query.boost_query(self._field_query(column, tokens, alternative.prefix), boost)
             for column, boost in zip(COLUMNS, BOOSTS, strict=True)
         ]
         return _any(fields)
 
     def _field_query(self, column: str, tokens: list[str], prefix: bool) -> tantivy.Query:
-        if prefix and len(tokens) == 1 and len(tokens[0]) <= 64:
+        if prefix and len(tokens) == 1 and len(tokens[0]) <= PREFIX_TERM_CHARS:
             # a regex over the term dictionary: every term with the prefix (a phrase prefix
             # query stops at 50 of them; a long prefix has few, and would overflow a regex)
             return tantivy.Query.regex_query(self.schema, column, re.escape(tokens[0]) + ".*")

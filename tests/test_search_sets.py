@@ -1,0 +1,139 @@
+"""cokg.search_sets: the selections, facet counts and years counted over the entry sets in
+memory equal those tantivy counts, for every kind of query, before and after writes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cokg.formats import TURTLE
+from cokg.load import open_knowledge_base
+from cokg.search import SearchIndex, Selection
+from cokg.store import OxigraphStore
+
+KB = "https://w3id.org/coprod/"
+NEW = KB + "id/project/search-sets-entry"
+NEW_GRAPH = KB + "graph/entries/search-sets-entry"
+
+SELECTIONS = [
+    Selection(),
+    Selection({"keyword": ["co-production"]}),
+    Selection({"keyword": ["co-production", "participatory-budgeting"]}),
+    Selection({"keyword": ["no-such-keyword"]}),
+    Selection(from_year=2014, to_year=2016),
+    Selection(from_year=2020),
+    Selection(to_year=2015),
+    Selection({"type": ["Report"]}, from_year=2010),
+]
+TEXTS = [
+    "",
+    "participatory budgeting",
+    "citizens jury",
+    "Citizens’ Juries",
+    "coproduction",
+    "co-production",
+    "co production",
+    "Co-Production OR budgeting",
+    "public -research",
+    "partic*",
+    "co*",
+    "research",
+    '"public services"',  # a phrase whose entries are not recorded: tantivy counts
+    '"co production" wales',
+    "co-prod*",
+    "zzzz",
+    "_",
+]
+
+
+def counted(index: SearchIndex, text: str, selection: Selection) -> object:
+    result = index.search(text, selection)
+    facets = {
+        name: sorted((v.key, v.count, v.selected) for v in values)
+        for name, values in result.facets.items()
+    }
+    bare = index.search(text, selection, facets=False)
+    # hits as a set: ties in score may come in either order from two separate indexes
+    hits = sorted(hit.iri for hit in result.hits)
+    return result.total, hits, facets, result.years, bare.total, bare.years
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[OxigraphStore, SearchIndex, SearchIndex]]:
+    store = open_knowledge_base()
+    with_sets, without = SearchIndex(), SearchIndex(match_sets=False)
+    with_sets.build(store)
+    without.build(store)
+    yield store, with_sets, without
+    store.close()
+
+
+def assert_same(with_sets: SearchIndex, without: SearchIndex) -> None:
+    for text in TEXTS:
+        for selection in SELECTIONS:
+            if not text and selection == Selection():
+                continue  # the landing page: every entry's counts, not a selection
+            assert counted(with_sets, text, selection) == counted(without, text, selection), (
+                text,
+                selection,
+            )
+
+
+def test_the_sets_count_what_tantivy_counts(
+    pair: tuple[OxigraphStore, SearchIndex, SearchIndex],
+) -> None:
+    _, with_sets, without = pair
+    assert with_sets.search("research").total == 5  # not empty selections only
+    assert_same(with_sets, without)
+
+
+def entry(title: str, keyword: str) -> bytes:
+    return f"""
+@prefix schema: <https://schema.org/> . @prefix dcterms: <http://purl.org/dc/terms/> .
+@prefix dcat: <http://www.w3.org/ns/dcat#> . @prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+<{NEW}> a schema:ResearchProject ; dcterms:title "{title}"@en ;
+  dcterms:description "Co production of public services, co-design of research."@en ;
+  dcterms:subject <{KB}id/concept/keywords/{keyword}> , <{KB}id/concept/keywords/sets-only> ;
+  dcterms:temporal <{KB}id/period/search-sets-entry> .
+<{KB}id/period/search-sets-entry> dcat:startDate "2015-03"^^xsd:gYearMonth .
+""".encode()
+
+
+def test_the_sets_follow_writes(pair: tuple[OxigraphStore, SearchIndex, SearchIndex]) -> None:
+    store, with_sets, without = pair
+    for title, keyword in [
+        ("Quarkly co-production", "participatory-budgeting"),
+        ("Renamed citizens jury", "co-production"),
+    ]:
+        store.replace_graph(NEW_GRAPH, entry(title, keyword), TURTLE)
+        for index in (with_sets, without):
+            index.apply_write(store, [NEW_GRAPH])
+        assert_same(with_sets, without)
+    assert NEW in [hit.iri for hit in with_sets.search("renamed").hits]
+    only = with_sets.search("", Selection({"keyword": ["sets-only"]}))
+    assert only.total == 1 and only.hits[0].iri == NEW
+    store.delete_graph(NEW_GRAPH)
+    for index in (with_sets, without):
+        index.apply_write(store, [NEW_GRAPH])
+    assert with_sets.search("renamed", Selection(from_year=2000)).total == 0
+    assert_same(with_sets, without)
+
+
+def test_the_sets_are_read_again_from_a_reopened_file(tmp_path: Path) -> None:
+    store = open_knowledge_base()
+    try:
+        built = SearchIndex(tmp_path / "search.sqlite3")
+        built.build(store)
+        store.replace_graph(NEW_GRAPH, entry("Quarkly co-production", "co-production"), TURTLE)
+        built.apply_write(store, [NEW_GRAPH])
+        expected = counted(built, "co production", Selection(to_year=2016))
+        built.close()
+        reopened = SearchIndex(tmp_path / "search.sqlite3")
+        assert counted(reopened, "co production", Selection(to_year=2016)) == expected
+        without = SearchIndex(tmp_path / "search.sqlite3", match_sets=False)
+        assert counted(without, "co production", Selection(to_year=2016)) == expected
+        assert NEW in expected[1]  # type: ignore[index]
+    finally:
+        store.close()
