@@ -67,7 +67,7 @@ MAX_PAGE_SIZE = 100
 MAX_PAGE = 1_000_000
 FACET_VALUES = 50
 """Values listed per facet (the most frequent in the selection; a chosen one always is)."""
-_SCHEMA_VERSION = "5"
+_SCHEMA_VERSION = "6"
 
 
 _OPEN, _CLOSE = "\x02", "\x03"  # highlight markers: control characters never indexed
@@ -702,7 +702,7 @@ class SearchIndex:
         if found is None:
             found = compounds_of(" ".join(clean.values()))
         compounds = [(rowid, joined, parts) for joined, parts in found.items()]
-        terms = self._terms_of(clean)
+        terms, phrases = self._terms_of(clean)
         value_ids = [value for _, value in values]
         pending = _Batch(db) if batch is None else batch
         pending.facets += values
@@ -727,13 +727,15 @@ class SearchIndex:
                     (entry.start_year, entry.end_year),
                 )
             )
-        return self._text.document(rowid, clean, by_facet, (entry.start_year, entry.end_year))
+        years = (entry.start_year, entry.end_year)
+        return self._text.document(rowid, clean, by_facet, years, phrases)
 
-    def _terms_of(self, clean: Mapping[str, str]) -> dict[str, int]:
+    def _terms_of(self, clean: Mapping[str, str]) -> tuple[dict[str, int], dict[str, list[str]]]:
         """The index terms of an entry's columns (words, and the recorded phrases they hold)
-        with their ids, new ones added to the ``terms`` table."""
+        with their ids, new ones added to the ``terms`` table; and the phrases by column."""
         phrases = self._phrase_starts()
         words: set[str] = set()
+        found: dict[str, list[str]] = {}
         for column in COLUMNS:
             tokens = self._text.tokens(clean[column])
             present = set(tokens)
@@ -741,13 +743,14 @@ class SearchIndex:
             candidates = [p for first in present & phrases.keys() for p in phrases[first]]
             if candidates:  # a phrase is its tokens, adjacent: a substring of the spaced tokens
                 spaced = f" {' '.join(tokens)} "
-                words.update(p for p in candidates if f" {p} " in spaced)
+                found[column] = sorted(p for p in candidates if f" {p} " in spaced)
+                words.update(found[column])
         known = self._known_terms()
         for word in words - known.keys():
             known[word] = self._db.execute(
                 "INSERT INTO terms (term) VALUES (?) RETURNING id", (word,)
             ).fetchone()[0]
-        return {word: known[word] for word in words}
+        return {word: known[word] for word in words}, found
 
     def _known_terms(self) -> dict[str, int]:
         if self._term_ids is None:
@@ -776,6 +779,10 @@ class SearchIndex:
             for phrase in self._recorded_phrases():
                 self._phrases.setdefault(phrase.split(" ")[0], []).append(phrase)
         return self._phrases
+
+    def _recorded(self) -> set[str]:
+        """The recorded phrases: their entries are in the sets and the phrase fields."""
+        return {p for phrases in self._phrase_starts().values() for p in phrases}
 
     def _match_sets(self) -> MatchSets:
         """The entry sets in memory, read from the tables the first time."""
@@ -827,7 +834,7 @@ class SearchIndex:
     def _text_query(self, query: ParsedQuery) -> tantivy.Query | None:
         """The tantivy query of the text (None: no text asked)."""
         groups = self._analysed(query)
-        return None if groups is None else self._text.text_query(groups)
+        return None if groups is None else self._text.text_query(groups, self._recorded())
 
     def _selection(
         self, selection: Selection
@@ -916,7 +923,7 @@ class SearchIndex:
         query = parse_query(text)
         with self._lock:
             groups = self._analysed(query)
-            text_query = None if groups is None else self._text.text_query(groups)
+            text_query = None if groups is None else self._text.text_query(groups, self._recorded())
             filters, chosen = self._selection(selection)
             searcher = self._text.searcher()
             try:
@@ -941,7 +948,8 @@ class SearchIndex:
                         where, parameters = self._where(chosen, selection, common=common)
                         hits = self._title_page(where, parameters, page, size)
                     else:
-                        total, hits = self._ranked_page(searcher, selected, page, size)
+                        words = self._text.text_query(groups or [])  # what snippets mark
+                        total, hits = self._ranked_page(searcher, selected, words, page, size)
                     if mask is not None:
                         sets = self._match_sets()
                         counted = sets.counts(mask, FACET_VALUES * 4) if facets else []
@@ -1072,9 +1080,15 @@ class SearchIndex:
         ]
 
     def _ranked_page(
-        self, searcher: tantivy.Searcher, selected: tantivy.Query, page: int, size: int
+        self,
+        searcher: tantivy.Searcher,
+        selected: tantivy.Query,
+        words: tantivy.Query,
+        page: int,
+        size: int,
     ) -> tuple[int, list[Hit]]:
-        """The selection's total and one page of it, best first, with highlights."""
+        """The selection's total and one page of it, best first, with the words of ``words``
+        highlighted."""
         offset = (page - 1) * size
         if offset >= searcher.num_docs:  # past the end: nothing to rank
             return _count(searcher.search(selected, 1, count=True)), []
@@ -1091,9 +1105,9 @@ class SearchIndex:
             )
         }
         schema = self._text.schema
-        titles = tantivy.SnippetGenerator.create(searcher, selected, schema, "title")
+        titles = tantivy.SnippetGenerator.create(searcher, words, schema, "title")
         titles.set_max_num_chars(100_000)
-        snippets = tantivy.SnippetGenerator.create(searcher, selected, schema, "description")
+        snippets = tantivy.SnippetGenerator.create(searcher, words, schema, "description")
         snippets.set_max_num_chars(_SNIPPET_CHARS)
         hits = []
         for (score, document), entry_id in zip(documents, ids, strict=True):

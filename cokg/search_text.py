@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +32,10 @@ COLUMNS = ("title", "topics", "people", "organisations", "documents", "descripti
 BOOSTS = (10.0, 5.0, 3.0, 3.0, 2.0, 1.0)
 """BM25 boost per field of :data:`COLUMNS`: a title match counts ten description matches."""
 ANALYZER = "cokg_english"
+PHRASES = "_phrases"
+"""The suffix of the field beside each text field that holds its recorded phrases, one token
+each ("co_product" for the analysed "co production"), so that such a phrase is a term query."""
+_PHRASE_ANALYZER = "cokg_phrases"
 _STORED = ("title", "description")
 PREFIX_TERM_CHARS = 64
 """The longest prefix (in characters, analysed) matched by a regex over the term dictionary."""
@@ -81,6 +85,7 @@ def _schema(facets: Iterable[str]) -> tantivy.Schema:
     builder.add_integer_field("id", stored=True, indexed=True, fast=True)
     for column in COLUMNS:
         builder.add_text_field(column, stored=column in _STORED, tokenizer_name=ANALYZER)
+        builder.add_text_field(column + PHRASES, tokenizer_name=_PHRASE_ANALYZER)
     for facet in facets:
         builder.add_integer_field(facet_field(facet), indexed=True, fast=True)
     builder.add_integer_field("start_year", indexed=True, fast=True)
@@ -104,6 +109,9 @@ class TextIndex:
         except ValueError as e:
             raise CokgError(f"cannot open the search index {directory}: {e}") from e
         self._index.register_tokenizer(ANALYZER, self._analyzer)
+        self._index.register_tokenizer(
+            _PHRASE_ANALYZER, tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).build()
+        )
         self._index.reload()
 
     @staticmethod
@@ -150,12 +158,16 @@ class TextIndex:
         texts: Mapping[str, str],
         facet_ids: Mapping[str, Iterable[int]],
         years: tuple[int | None, int | None],
+        phrases: Mapping[str, Iterable[str]] | None = None,
     ) -> tantivy.Document:
-        """Return the document of one entry: its id, texts, facet value ids and years."""
+        """Return the document of one entry: its id, texts, the recorded phrases of each text
+        (analysed, space-separated tokens), facet value ids and years."""
         document = tantivy.Document()
         document.add_integer("id", entry_id)
         for column in COLUMNS:
             document.add_text(column, texts.get(column, ""))
+            found = (phrases or {}).get(column, ())
+            document.add_text(column + PHRASES, " ".join(p.replace(" ", "_") for p in found))
         for facet, ids in facet_ids.items():
             for value_id in ids:
                 document.add_integer(facet_field(facet), value_id)
@@ -198,19 +210,39 @@ class TextIndex:
             groups.append(Group(group[0].excluded, alternatives))
         return groups
 
-    def text_query(self, groups: Sequence[Group]) -> tantivy.Query:
-        """Return the tantivy query of the analysed ``groups`` (:meth:`analysed`)."""
+    def text_query(
+        self, groups: Sequence[Group], recorded: Collection[str] = frozenset()
+    ) -> tantivy.Query:
+        """Return the tantivy query of the analysed ``groups`` (:meth:`analysed`).
+
+        A phrase of ``recorded`` (its tokens joined by spaces) is looked up as one term in the
+        fields of recorded phrases, rather than as a phrase (positions) in the text fields:
+        the same entries, found without reading positions. Without ``recorded``, the query
+        holds the text fields' own terms, as snippets need them.
+        """
         clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
         for group in groups:
-            either = _any([self._alternative(alternative) for alternative in group.alternatives])
+            either = _any(
+                [self._alternative(alternative, recorded) for alternative in group.alternatives]
+            )
             occur = tantivy.Occur.MustNot if group.excluded else tantivy.Occur.Must
             clauses.append((occur, either))
         return tantivy.Query.boolean_query(clauses)
 
-    def _alternative(self, alternative: Alternative) -> tantivy.Query:
+    def _alternative(self, alternative: Alternative, recorded: Collection[str]) -> tantivy.Query:
         tokens = list(alternative.tokens)
         if not tokens:
             return tantivy.Query.empty_query()
+        if len(tokens) > 1 and not alternative.prefix and " ".join(tokens) in recorded:
+            term = "_".join(tokens)
+            return _any(
+                [
+                    tantivy.Query.boost_query(
+                        tantivy.Query.term_query(self.schema, column + PHRASES, term), boost
+                    )
+                    for column, boost in zip(COLUMNS, BOOSTS, strict=True)
+                ]
+            )
         fields = [
             tantivy.Query.boost_query(self._field_query(column, tokens, alternative.prefix), boost)
             for column, boost in zip(COLUMNS, BOOSTS, strict=True)

@@ -137,3 +137,15 @@ def test_the_sets_are_read_again_from_a_reopened_file(tmp_path: Path) -> None:
         assert NEW in expected[1]  # type: ignore[index]
     finally:
         store.close()
+
+
+def test_a_recorded_compound_is_still_highlighted_in_every_spelling(
+    pair: tuple[OxigraphStore, SearchIndex, SearchIndex],
+) -> None:
+    # the phrase "co production" is looked up as one term of the phrase fields; the snippets
+    # still mark the words of the text
+    _, with_sets, _ = pair
+    for text in ("coproduction", "co production", "co-production"):
+        hit = with_sets.search(text).hits[0]
+        assert hit.title_html.startswith("<mark>Co</mark>-<mark>production</mark>"), text
+        assert "<mark>co</mark>-<mark>production</mark>" in hit.snippet_html, text
