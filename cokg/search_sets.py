@@ -30,6 +30,7 @@ from __future__ import annotations
 import bisect
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
+from functools import cached_property
 from typing import NamedTuple
 
 import numpy as np
@@ -79,9 +80,13 @@ class _Pairs:
         present = np.flatnonzero(np.diff(self.bounds))
         self.present = present.astype(np.intp)  # keys with at least one entry, in order
         self.starts = self.bounds[present]
-        self.wide = self.entries.astype(np.intp)  # numpy takes with native indices fastest
         self.added: dict[int, list[int]] = {}
         self.added_count = 0
+
+    @cached_property
+    def wide(self) -> npt.NDArray[np.intp]:
+        """The entries as native integers, which numpy takes from fastest (for counting)."""
+        return self.entries.astype(np.intp)
 
     def of(self, key: int) -> _Ids:
         """The entries of ``key`` (those added since included; maybe removed ones too)."""
