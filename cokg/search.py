@@ -41,6 +41,7 @@ import threading
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -398,6 +399,7 @@ class SearchIndex:
         self._term_ids: dict[str, int] | None = None
         self._phrases: dict[str, list[str]] | None = None
         self._indexed: list[_Indexed] = []
+        self._pool: ThreadPoolExecutor | None = None
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
@@ -474,8 +476,11 @@ class SearchIndex:
         return None if row is None else str(row[0])
 
     def close(self) -> None:
-        """Close the database."""
+        """Close the database (and stop the page thread)."""
         with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown()
+                self._pool = None
             self._db.close()
 
     # -- keeping in step with the store ---------------------------------------------------
@@ -784,6 +789,12 @@ class SearchIndex:
         """The recorded phrases: their entries are in the sets and the phrase fields."""
         return {p for phrases in self._phrase_starts().values() for p in phrases}
 
+    def _worker(self) -> ThreadPoolExecutor:
+        """The thread that makes a result page while the facets are counted."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="cokg-search")
+        return self._pool
+
     def _match_sets(self) -> MatchSets:
         """The entry sets in memory, read from the tables the first time."""
         if self._sets is None:
@@ -938,6 +949,7 @@ class SearchIndex:
                         mask = self._match_sets().select(
                             groups or [], chosen, selection.from_year, selection.to_year
                         )
+                    paged: Callable[[], tuple[int, list[Hit]]]
                     if text_query is None:
                         total = (
                             int(mask.sum())
@@ -946,15 +958,26 @@ class SearchIndex:
                         )
                         common = total * 20 >= searcher.num_docs
                         where, parameters = self._where(chosen, selection, common=common)
-                        hits = self._title_page(where, parameters, page, size)
+
+                        def paged() -> tuple[int, list[Hit]]:
+                            return total, self._title_page(where, parameters, page, size)
                     else:
                         words = self._text.text_query(groups or [])  # what snippets mark
-                        total, hits = self._ranked_page(searcher, selected, words, page, size)
+
+                        def paged() -> tuple[int, list[Hit]]:
+                            return self._ranked_page(searcher, selected, words, page, size)
+
                     if mask is not None:
+                        # The page (tantivy, SQLite) is made in a worker thread while the
+                        # facets are counted here (numpy): both let go of the GIL. Only the
+                        # worker touches the database meanwhile; the lock is still held.
+                        pending = self._worker().submit(paged)
                         sets = self._match_sets()
                         counted = sets.counts(mask, FACET_VALUES * 4) if facets else []
                         years, values = sets.years(mask), sets.values
+                        total, hits = pending.result()
                     else:
+                        total, hits = paged()
                         counted, years = self._aggregate(
                             searcher, selected, facets=facets, total=total
                         )
