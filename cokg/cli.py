@@ -615,7 +615,7 @@ def search(
     from cokg.search import SearchIndex, Selection, dumps, result_json, values_block
 
     store = _open(store_spec, base_iri)
-    found = SearchIndex(index_path)
+    found = SearchIndex(index_path, match_sets=False)  # one search: no sets to read first
     found.ensure_current(store)
     chosen = {name[len("facet_") :]: list(keys) for name, keys in facets.items() if keys}
     selection = Selection(chosen, from_year=from_year, to_year=to_year)

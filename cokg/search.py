@@ -539,9 +539,6 @@ class SearchIndex:
         if self.path is not None:  # a build went through the write-ahead log: give it back
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._checked = time.monotonic()
-        if self.match_sets:
-            with self._lock:
-                self._match_sets()
         return count
 
     def ensure_current(self, store: ReadableStore, *, every: float = 0.0) -> bool:
