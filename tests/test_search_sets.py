@@ -48,7 +48,7 @@ TEXTS = [
 ]
 
 
-def counted(index: SearchIndex, text: str, selection: Selection) -> object:
+def counted(index: SearchIndex, text: str, selection: Selection, *, hits: bool = True) -> object:
     result = index.search(text, selection)
     facets = {
         name: sorted((v.key, v.count, v.selected) for v in values)
@@ -56,8 +56,8 @@ def counted(index: SearchIndex, text: str, selection: Selection) -> object:
     }
     bare = index.search(text, selection, facets=False)
     # hits as a set: ties in score may come in either order from two separate indexes
-    hits = sorted(hit.iri for hit in result.hits)
-    return result.total, hits, facets, result.years, bare.total, bare.years
+    found = sorted(hit.iri for hit in result.hits) if hits else []
+    return result.total, found, facets, result.years, bare.total, bare.years
 
 
 @pytest.fixture
@@ -149,3 +149,54 @@ def test_a_recorded_compound_is_still_highlighted_in_every_spelling(
         hit = with_sets.search(text).hits[0]
         assert hit.title_html.startswith("<mark>Co</mark>-<mark>production</mark>"), text
         assert "<mark>co</mark>-<mark>production</mark>" in hit.snippet_html, text
+
+
+def many_entries(count: int) -> bytes:
+    """``count`` entries: every one has keyword "all", every other one "half" (values common
+    enough to be counted as rows of bits), and one of fifty rare keywords."""
+    lines = [
+        "@prefix schema: <https://schema.org/> . @prefix dcterms: <http://purl.org/dc/terms/> .",
+        "@prefix dcat: <http://www.w3.org/ns/dcat#> . @prefix xsd: <http://www.w3.org/2001/XMLSchema#> .",
+    ]
+    for n in range(count):
+        keywords = ["all", f"rare-{n % 50}"] + (["half"] if n % 2 else [])
+        subjects = " , ".join(f"<{KB}id/concept/keywords/{k}>" for k in keywords)
+        lines.append(
+            f'<{KB}id/project/many-{n}> a schema:ResearchProject ; dcterms:title "Entry {n}"@en ; '
+            f'dcterms:description "{"co-production" if n % 3 else "co production"} '
+            f'{"budgeting" if n % 5 else "health"}"@en ; dcterms:subject {subjects} ; '
+            f"dcterms:temporal <{KB}id/period/many-{n}> ."
+        )
+        lines.append(
+            f'<{KB}id/period/many-{n}> dcat:startDate "{2000 + n % 20}"^^xsd:gYear ; '
+            f'dcat:endDate "{2001 + n % 25}"^^xsd:gYear .'
+        )
+    return "\n".join(lines).encode()
+
+
+def test_common_values_counted_as_bits_equal_tantivy_counts() -> None:
+    store = OxigraphStore()
+    graph = KB + "graph/entries/many"
+    store.replace_graph(graph, many_entries(400), TURTLE)
+    with_sets, without = SearchIndex(), SearchIndex(match_sets=False)
+    for index in (with_sets, without):
+        index.build(store)
+    for text in ("", "budgeting", "health", "coproduction", "co production", "entry -health"):
+        for selection in (
+            Selection({"keyword": ["half"]}),
+            Selection({"keyword": ["rare-7"]}),
+            Selection(from_year=2010, to_year=2012),
+        ):
+            # hits left out: many entries score the same, and a page holds some of them
+            assert counted(with_sets, text, selection, hits=False) == counted(
+                without, text, selection, hits=False
+            )
+    counts = {v.key: v.count for v in with_sets.search("budgeting").facets["keyword"]}
+    assert counts["all"] == 320 and counts["half"] == 160
+    store.replace_graph(graph, many_entries(300), TURTLE)  # 100 entries fewer
+    for index in (with_sets, without):
+        index.apply_write(store, [graph])
+    assert counted(with_sets, "health", Selection(), hits=False) == counted(
+        without, "health", Selection(), hits=False
+    )
+    assert {v.key: v.count for v in with_sets.search("health").facets["keyword"]}["all"] == 60
