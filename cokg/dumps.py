@@ -591,7 +591,7 @@ def _steps(store: ReadableStore, directory: Path, *, base_iri: str) -> list[_Ste
     """Return the writers in the order they must run (later ones read earlier files)."""
     graphs, union = "Whole knowledge graph (named graphs kept)", "Whole knowledge graph"
     union += " (union of the graphs)"
-    nq, nt = directory / f"{WHOLE}.nq", directory / f"{WHOLE}.nt"
+    nq = directory / f"{WHOLE}.nq"
 
     def part(name: str) -> Callable[[], Written]:
         def write() -> Written:
@@ -610,31 +610,36 @@ def _steps(store: ReadableStore, directory: Path, *, base_iri: str) -> list[_Ste
     def whole(fmt: Format) -> str:
         return f"{WHOLE}.{fmt.extension}"
 
-    quads: list[Written] = []
+    union_files: dict[str, Written] = {}
 
     def nquads() -> Written:
-        quads.append(write_nquads(store, nq))
-        return quads[0]
+        # One read of the store writes N-Quads and the three union formats (cokg.union).
+        from cokg.union import write_union
+
+        union_files.update(
+            write_union(store, directory, base_iri=base_iri, chunk_lines=SORT_CHUNK_LINES)
+        )
+        return union_files["nq"]
 
     def trig() -> Written:
         if isinstance(store, OxigraphStore):  # Oxigraph serialises its own store faster
             return write_trig_from_store(
-                store, directory / whole(TRIG), base_iri=base_iri, statements=quads[0].statements
+                store,
+                directory / whole(TRIG),
+                base_iri=base_iri,
+                statements=union_files["nq"].statements,
             )
         return write_trig(nq, directory / whole(TRIG), base_iri=base_iri)
 
-    def turtle() -> Written:
-        return write_turtle(nt, directory / whole(TURTLE), base_iri=base_iri)
-
-    def jsonld() -> Written:
-        return write_jsonld(nt, directory / whole(JSONLD))
+    def written(extension: str) -> Callable[[], Written]:
+        return lambda: union_files[extension]
 
     return [
         _Step(whole(NQUADS), graphs, NQUADS, nquads),
         _Step(whole(TRIG), graphs, TRIG, trig),
-        _Step(whole(NTRIPLES), union, NTRIPLES, lambda: write_sorted_union(nq, nt)),
-        _Step(whole(TURTLE), union, TURTLE, turtle),
-        _Step(whole(JSONLD), union, JSONLD, jsonld),
+        _Step(whole(NTRIPLES), union, NTRIPLES, written("nt")),
+        _Step(whole(TURTLE), union, TURTLE, written("ttl")),
+        _Step(whole(JSONLD), union, JSONLD, written("jsonld")),
         *(_Step(f"{n}.ttl", _PARTS[n][0], TURTLE, part(n)) for n in _PARTS),
     ]
 

@@ -4,38 +4,41 @@
 the N-Quads file itself and the union of the graphs (each triple once, lines sorted) in
 N-Triples, Turtle and JSON-LD. The bytes are those of :func:`cokg.dumps.write_sorted_union`
 followed by :func:`cokg.dumps.write_turtle` and :func:`cokg.dumps.write_jsonld` (tested); what
-changes is how the work is spread, on a machine with more than one core:
+changes is where the work is done, so that it overlaps with the read of the store:
 
-1. While the store is read, the N-Quads lines go through a pipe to a second process (the
-   *sorter*), which cuts each into its triple, sorts the triples in chunks of ``chunk_lines``
-   and writes each sorted chunk to disk in ``partitions`` slices. The slices are ranges of
-   subjects chosen from the first chunk, so a subject's triples all fall in one slice and the
-   slices, one after the other, are the whole sorted union.
-2. When the read ends, ``workers`` processes merge the slices, each slice on its own: its
-   N-Triples lines, its Turtle (Oxigraph's serialiser, a batch of whole subjects at a time) and
-   its JSON-LD node objects go to three fragment files.
-3. This process appends the fragments, in order, to the three files (hashing them as it goes),
-   while the workers are still busy with later slices.
+1. While the store is read into the N-Quads file, a second process, the *sorter*, follows
+   that file as it grows (it never holds up the read). It cuts each line into its triple
+   and, for each chunk of ``chunk_lines`` triples, sorts them, groups them by subject and
+   writes each subject already formatted: its N-Triples lines, its Turtle block (Oxigraph's
+   serialiser, a batch of whole subjects at a time) and its JSON-LD node object. Each chunk
+   becomes one *run* file of such records, in subject order.
+2. When the read ends, this process merges the runs by subject and appends each subject's
+   three pieces to the three files. A subject found in more than one run (its triples are in
+   several graphs, or a chunk ended in the middle of it) has its lines merged and formatted
+   again, so the result does not depend on where the chunks were cut.
 
-A union that fits in one chunk is sorted and written here, with no other process. Memory
-stays bounded by a chunk in each process, whatever the size of the graph; disk needs about
-as much room again as the N-Triples file while it runs.
+So the formatting, the costly part, runs on a second core while the first reads the store,
+and what is left after the read is a merge of whole subjects. A union of up to
+:data:`_IN_MEMORY` triples is sorted and written here, with no other process. Memory stays
+bounded by a chunk in each process, whatever the size of the graph; disk needs about twice
+the N-Triples file's size again while it runs.
 """
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import gc
 import heapq
 import json
 import logging
+import os
 import re
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any, cast
 
@@ -50,18 +53,18 @@ from cokg.store import ReadableStore
 
 log = logging.getLogger("cokg.dumps")
 
-PARTITIONS = 8
-"""Slices of the sorted union merged and written independently (a few per worker)."""
-
-WORKERS = 2
-"""Processes that write the slices once the store has been read."""
-
 _BATCH_LINES = 4096
-"""Triples parsed and written at a time (whole subjects: a batch ends where a subject does)."""
+"""Triples formatted at a time (whole subjects: a batch ends where a subject does)."""
 
 _BLOCK = 1 << 20
 
+_IN_MEMORY = 50_000
+"""Up to this many quads the union is sorted in memory here, with no sorter process."""
+
 _EXTENSIONS = ("nt", "ttl", "jsonld")
+
+Record = tuple[bytes, bytes, bytes, bytes, int]
+"""One subject: its key (the subject and a space), N-Triples, Turtle, JSON-LD, triple count."""
 
 
 def write_union(
@@ -71,19 +74,18 @@ def write_union(
     base_iri: str,
     chunk_lines: int,
     stem: str = "cokg",
-    partitions: int = PARTITIONS,
-    workers: int = WORKERS,
+    parallel: bool = True,
 ) -> dict[str, Written]:
-    """Write ``store`` as ``{stem}.nq`` and its union as ``.nt``, ``.ttl``, ``.jsonld``.
+    """Write ``store`` as ``{stem}.nq`` and its union as ``.nt``, ``.ttl`` and ``.jsonld``.
 
     Returns what was written, keyed by extension (``nq``, ``nt``, ``ttl``, ``jsonld``).
-    ``workers=0`` keeps all the work in this process. Raises
+    ``parallel=False`` keeps all the work in this process (same bytes). Raises
     :class:`~cokg.errors.StoreUnavailable` when the store cannot be read and
-    :class:`~cokg.errors.CokgError` when a helper process fails; no file is left half-written.
+    :class:`~cokg.errors.CokgError` when the sorter process fails; no file is left
+    half-written.
     """
-    if chunk_lines < 1 or partitions < 1:
-        raise ValueError("chunk_lines and partitions must be at least 1")
-    prefixes = prefixes_for(base_iri)
+    if chunk_lines < 1:
+        raise ValueError("chunk_lines must be at least 1")
     with contextlib.ExitStack() as stack:
         scratch = Path(
             stack.enter_context(tempfile.TemporaryDirectory(prefix=".union-", dir=directory))
@@ -92,29 +94,26 @@ def write_union(
             ext: stack.enter_context(_Sink(directory / f"{stem}.{ext}", count_lines=ext == "nq"))
             for ext in ("nq", *_EXTENSIONS)
         }
-        splitter = _Splitter(scratch, chunk_lines, partitions, parallel=workers > 0)
+        splitter = _Splitter(sinks["nq"], scratch, chunk_lines, base_iri, parallel=parallel)
         stack.callback(splitter.kill)
+        # Each file is flushed to disk (fsync) before it is renamed into place: in threads,
+        # while the rest goes on (fsync releases the GIL).
+        syncing = stack.enter_context(ThreadPoolExecutor(3, thread_name_prefix="cokg-fsync"))
         began = time.perf_counter()
-        store.dump(cast(IO[bytes], _Tee(sinks["nq"], splitter)), NQUADS)
-        nquads = sinks["nq"].commit(sinks["nq"].newlines)
+        nquads = sinks["nq"]
+        store.dump(cast(IO[bytes], _Tee(nquads, splitter)), NQUADS)
+        nquads.flush()
         log.debug("union: store read in %.1f s", time.perf_counter() - began)
-        body = _Bodies(sinks["nt"], sinks["ttl"], sinks["jsonld"], prefixes)
-        runs = splitter.finish()
-        log.debug("union: %d sorted runs after %.1f s", runs, time.perf_counter() - began)
-        slices = len(splitter.bounds) + 1
-        if not runs:  # one chunk: sorted here
-            lines = _unique(sorted(splitter.chunk))
-            count = _write_lines(lines, body.nt, body.ttl, body.jsonld, prefixes)
-        elif workers > 0:
-            count = _merge_slices(scratch, runs, slices, workers, base_iri, body)
-        else:
-            count = 0
-            for part in range(slices):
-                with _merged(scratch, runs, part) as lines:
-                    count += _write_lines(lines, body.nt, body.ttl, body.jsonld, prefixes)
-        written = body.close(count)
+        committed = {"nq": syncing.submit(nquads.commit, nquads.newlines)}
+        records = splitter.finish(nquads.size)
+        log.debug("union: sorted after %.1f s", time.perf_counter() - began)
+        header = _turtle_header(prefixes_for(base_iri))
+        count = _write_records(records, sinks["nt"], sinks["ttl"], sinks["jsonld"], header)
+        for ext in _EXTENSIONS:
+            committed[ext] = syncing.submit(sinks[ext].commit, count)
+        written = {ext: future.result() for ext, future in committed.items()}
         log.debug("union: written after %.1f s", time.perf_counter() - began)
-    return {"nq": nquads, **written}
+    return written
 
 
 class _Tee:
@@ -131,6 +130,174 @@ class _Tee:
 
     def flush(self) -> None:
         self._sink.flush()
+
+
+class _Splitter:
+    """Follows the N-Quads file as it is written; hands the sorting to a sorter when it is long.
+
+    Up to :data:`_IN_MEMORY` lines (or one chunk, when that is less) the blocks are kept here
+    and sorted in memory at the end. Past that, a sorter process (``parallel``) reads the file
+    as it grows, never holding up the read of the store; without ``parallel`` a
+    :class:`_Sorter` in this process takes the lines.
+    """
+
+    def __init__(
+        self, nquads: _Sink, scratch: Path, chunk_lines: int, base_iri: str, *, parallel: bool
+    ) -> None:
+        self.nquads = nquads
+        self.scratch = scratch
+        self.chunk_lines = chunk_lines
+        self.base_iri = base_iri
+        self.parallel = parallel
+        self._blocks: list[bytes] | None = []
+        self._child: subprocess.Popen[bytes] | None = None
+        self._sorter: _Sorter | None = None
+        self._rest = b""
+
+    def feed(self, data: bytes) -> None:
+        """Take the next block of N-Quads (lines may be cut anywhere), already in the file."""
+        if self._sorter is not None:
+            self._sorter.add(self._split(data))
+        elif self._blocks is not None:
+            self._blocks.append(data)
+            if self.nquads.newlines > min(self.chunk_lines, _IN_MEMORY):
+                blocks, self._blocks = b"".join(self._blocks), None
+                if self.parallel:
+                    self._start_sorter()
+                else:
+                    self._sorter = _Sorter(self.scratch, self.chunk_lines, self.base_iri)
+                    self._sorter.add(self._split(blocks))
+
+    def _split(self, data: bytes) -> list[bytes]:
+        lines = (self._rest + data).split(b"\n")
+        self._rest = lines.pop()
+        return [line + b"\n" for line in lines]
+
+    def _start_sorter(self) -> None:
+        # The sorter gets the file open (it is renamed into place when it is complete).
+        reader = os.open(self.nquads.partial, os.O_RDONLY)
+        command = [sys.executable, "-m", "cokg.union", str(self.scratch), str(self.chunk_lines)]
+        command += [self.base_iri, str(reader)]
+        try:
+            with (self.scratch / "sort.err").open("wb") as errors:
+                self._child = subprocess.Popen(
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=errors,
+                    pass_fds=(reader,),
+                )
+        finally:
+            os.close(reader)
+
+    def finish(self, size: int) -> Iterator[Record]:
+        """Return every subject's record, in order, once the file is complete (``size`` bytes)."""
+        child = self._child
+        if child is not None:
+            done = self.scratch / "done"
+            done.with_suffix(".part").write_text(str(size), encoding="ascii")
+            done.with_suffix(".part").replace(done)  # the sorter reads to this size, then ends
+            output, _ = child.communicate()
+            if child.returncode != 0 or not output.strip().isdigit():
+                raise _failed(child, self.scratch / "sort.err", "sorting the union")
+            return _merge_runs(self.scratch, int(output), self.base_iri)
+        if self._sorter is not None:
+            if self._rest:
+                raise CokgError("the N-Quads dump does not end with a new line")
+            return _merge_runs(self.scratch, self._sorter.close(), self.base_iri)
+        data = b"".join(self._blocks or [])
+        if data and not data.endswith(b"\n"):
+            raise CokgError("the N-Quads dump does not end with a new line")
+        lines = [line + b"\n" for line in data.split(b"\n")[:-1]]
+        return _records(list(_unique(sorted(_triple_lines(lines)))), _Formatter(self.base_iri))
+
+    def kill(self) -> None:
+        """Stop the sorter process, if it still runs."""
+        if self._child is not None:
+            if self._child.poll() is None:
+                self._child.kill()
+            _close(self._child)
+
+
+def _follow(descriptor: int, done: Path) -> Iterator[bytes]:
+    """Yield the whole lines of an open file as it is written, until ``done`` says its size.
+
+    ``done`` appears (holding the final size in bytes) once the writer has flushed it all.
+    """
+    size: int | None = None
+    seen = 0
+    rest = b""
+    with open(descriptor, "rb", buffering=0) as handle:
+        while size is None or seen < size:
+            data = handle.read(_BLOCK)
+            if not data:
+                if size is None and done.exists():
+                    size = int(done.read_text(encoding="ascii"))
+                elif size is None:
+                    time.sleep(0.02)
+                continue
+            seen += len(data)
+            data = rest + data
+            cut = data.rfind(b"\n") + 1
+            rest = data[cut:]
+            yield from data[:cut].splitlines(keepends=True)
+    if rest:
+        raise CokgError("the N-Quads dump does not end with a new line")
+
+
+def _close(child: subprocess.Popen[bytes]) -> None:
+    """Wait for ``child`` to end and close its pipes."""
+    for pipe in (child.stdin, child.stdout):
+        if pipe is not None:
+            with contextlib.suppress(OSError):
+                pipe.close()
+    child.wait()
+
+
+def _failed(child: subprocess.Popen[bytes], log: Path, what: str) -> CokgError:
+    """Stop ``child`` and return the error to raise, with the end of what it wrote to ``log``."""
+    if child.poll() is None:
+        child.kill()
+    _close(child)
+    try:
+        said = log.read_text(encoding="utf-8", errors="replace").strip()[-2000:]
+    except OSError:
+        said = ""
+    return CokgError(f"{what} failed (status {child.returncode}): {said}")
+
+
+class _Sorter:
+    """Sorts triples into run files of subject records, a chunk at a time."""
+
+    def __init__(self, scratch: Path, chunk_lines: int, base_iri: str) -> None:
+        self.scratch = scratch
+        self.chunk_lines = chunk_lines
+        self.formatter = _Formatter(base_iri)
+        self.runs = 0
+        self._chunk: list[bytes] = []
+
+    def add(self, lines: Iterable[bytes]) -> None:
+        """Take N-Quads lines."""
+        chunk, limit = self._chunk, self.chunk_lines
+        append = chunk.append
+        for triple in _triple_lines(lines):
+            append(triple)
+            if len(chunk) >= limit:
+                self._spill()
+
+    def _spill(self) -> None:
+        self._chunk.sort()
+        path = self.scratch / f"run-{self.runs}"
+        with path.open("wb", buffering=_BLOCK) as handle:
+            _write_run(_records(list(_unique(self._chunk)), self.formatter), handle)
+        self._chunk.clear()
+        self.runs += 1
+
+    def close(self) -> int:
+        """Write what is left; return the number of runs."""
+        if self._chunk:
+            self._spill()
+        return self.runs
 
 
 def _triple_lines(lines: Iterable[bytes]) -> Iterator[bytes]:
@@ -150,167 +317,12 @@ def _triple_lines(lines: Iterable[bytes]) -> Iterator[bytes]:
             yield split_quad(line)[0]
 
 
-class _Splitter:
-    """Sorts the triples of the N-Quads stream into runs on disk, each cut into slices.
-
-    The first chunk is collected here. If the stream ends within it, nothing is written (the
-    caller sorts :attr:`chunk`); otherwise the slices are chosen from it, and the rest of the
-    stream goes to a sorter process (``parallel``) or is sorted here.
-    """
-
-    def __init__(self, scratch: Path, chunk_lines: int, partitions: int, *, parallel: bool) -> None:
-        self.scratch = scratch
-        self.chunk_lines = chunk_lines
-        self.partitions = partitions
-        self.parallel = parallel
-        self.chunk: list[bytes] = []
-        self.bounds: list[bytes] = []
-        self.runs = 0
-        self._rest = b""
-        self._child: subprocess.Popen[bytes] | None = None
-
-    def feed(self, data: bytes) -> None:
-        """Take the next block of N-Quads (lines may be cut anywhere)."""
-        if self._child is not None:
-            self._send(data)
-            return
-        parts = (self._rest + data).split(b"\n")
-        self._rest = parts.pop()
-        chunk = self.chunk
-        for index, triple in enumerate(_triple_lines(part + b"\n" for part in parts)):
-            chunk.append(triple)
-            if len(chunk) >= self.chunk_lines:
-                self._spill()
-                if self.parallel:
-                    self._start_sorter()
-                    rest = b"".join(part + b"\n" for part in parts[index + 1 :])
-                    rest, self._rest = rest + self._rest, b""
-                    self._send(rest)
-                    return
-
-    def _spill(self) -> None:
-        self.chunk.sort()
-        if not self.runs:
-            self.bounds = _bounds(self.chunk, self.partitions)
-        _spill(self.chunk, self.bounds, self.scratch, self.runs)
-        self.chunk.clear()
-        self.runs += 1
-
-    def _start_sorter(self) -> None:
-        (self.scratch / "bounds").write_bytes(b"".join(b + b"\n" for b in self.bounds))
-        command = [sys.executable, "-m", "cokg.union", "sort", str(self.scratch)]
-        command += [str(self.chunk_lines), str(self.runs)]
-        with (self.scratch / "sort.err").open("wb") as errors:
-            self._child = subprocess.Popen(
-                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors
-            )
-
-    def _send(self, data: bytes) -> None:
-        child = self._child
-        if child is None or child.stdin is None:  # pragma: no cover - only called with a child
-            raise CokgError("no sorter process")
-        try:
-            child.stdin.write(data)
-        except BrokenPipeError:
-            raise _failed(child, self.scratch / "sort.err", "sorting the union") from None
-
-    def finish(self) -> int:
-        """Wait for the sorting to end; return how many runs are on disk (0: see chunk)."""
-        if self._rest:
-            raise CokgError("the N-Quads dump does not end with a new line")
-        child = self._child
-        if child is None:
-            if self.runs and self.chunk:
-                self._spill()
-            return self.runs
-        if child.stdin is not None:
-            with contextlib.suppress(BrokenPipeError):
-                child.stdin.close()
-        output = child.stdout.read() if child.stdout is not None else b""
-        if child.wait() != 0 or not output.strip().isdigit():
-            raise _failed(child, self.scratch / "sort.err", "sorting the union")
-        self.runs = int(output)
-        return self.runs
-
-    def kill(self) -> None:
-        """Stop the sorter process, if it still runs."""
-        if self._child is not None and self._child.poll() is None:
-            self._child.kill()
-            self._child.wait()
-
-
-def _failed(child: subprocess.Popen[bytes], log: Path, what: str) -> CokgError:
-    """Stop ``child`` and return the error to raise, with the end of what it wrote to ``log``."""
-    if child.poll() is None:
-        child.kill()
-    child.wait()
-    try:
-        said = log.read_text(encoding="utf-8", errors="replace").strip()[-2000:]
-    except OSError:
-        said = ""
-    return CokgError(f"{what} failed (status {child.returncode}): {said}")
-
-
-def _bounds(ordered: list[bytes], partitions: int) -> list[bytes]:
-    """Return where slices 2… start: a subject and a space, at even steps of sorted ``ordered``.
-
-    A subject has no space (IRIs and blank nodes), so all the lines of one subject fall on
-    the same side of such a bound.
-    """
-    bounds: list[bytes] = []
-    for k in range(1, partitions):
-        line = ordered[k * len(ordered) // partitions]
-        bound = line[: line.find(b" ") + 1]
-        if bound and (not bounds or bound > bounds[-1]):
-            bounds.append(bound)
-    return bounds
-
-
-def _spill(ordered: list[bytes], bounds: list[bytes], scratch: Path, run: int) -> None:
-    """Write the sorted ``ordered`` to the files ``run-{run}-{slice}``, one per slice."""
-    cuts = [0, *(bisect.bisect_left(ordered, bound) for bound in bounds), len(ordered)]
-    for part in range(len(cuts) - 1):
-        with (scratch / f"run-{run}-{part}").open("wb", buffering=_BLOCK) as handle:
-            handle.writelines(ordered[cuts[part] : cuts[part + 1]])
-
-
-def _sort_stream(source: IO[bytes], scratch: Path, chunk_lines: int, first_run: int) -> int:
-    """Sort the triples of the N-Quads lines of ``source`` into runs; return the run count."""
-    bounds = [bound for bound in (scratch / "bounds").read_bytes().split(b"\n") if bound]
-    run = first_run
-    chunk: list[bytes] = []
-    append = chunk.append
-    for triple in _triple_lines(source):
-        append(triple)
-        if len(chunk) >= chunk_lines:
-            chunk.sort()
-            _spill(chunk, bounds, scratch, run)
-            chunk.clear()
-            run += 1
-    if chunk:
-        chunk.sort()
-        _spill(chunk, bounds, scratch, run)
-        run += 1
-    return run
-
-
 def _unique(lines: Iterable[bytes]) -> Iterator[bytes]:
     previous = None
     for line in lines:
         if line != previous:
             previous = line
             yield line
-
-
-@contextlib.contextmanager
-def _merged(scratch: Path, runs: int, part: int) -> Iterator[Iterator[bytes]]:
-    """Yield the distinct lines of slice ``part`` of every run, in order; then remove them."""
-    paths = [scratch / f"run-{run}-{part}" for run in range(runs)]
-    with contextlib.ExitStack() as stack:
-        files = [stack.enter_context(path.open("rb", buffering=1 << 16)) for path in paths]
-        yield _unique(heapq.merge(*files))
-    for path in paths:
-        path.unlink()
 
 
 def _turtle_header(prefixes: dict[str, str]) -> bytes:
@@ -322,51 +334,126 @@ def _turtle_header(prefixes: dict[str, str]) -> bytes:
     return text[: text.index(b"<urn:cokg:probe>")]
 
 
-Write = Callable[[bytes], object]
+class _Formatter:
+    """Formats sorted, distinct triples into subject records."""
 
+    def __init__(self, base_iri: str) -> None:
+        self.prefixes = prefixes_for(base_iri)
+        self.header = _turtle_header(self.prefixes)
+        self.encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+        self.keys: dict[str, tuple[str, str, bool]] = {}
 
-def _write_lines(
-    lines: Iterable[bytes], nt: Write, ttl: Write, jsonld: Write, prefixes: dict[str, str]
-) -> int:
-    """Write sorted, distinct N-Triples ``lines`` in the three formats; return how many.
-
-    Turtle goes without its ``@prefix`` lines and each JSON-LD node object is written after
-    ``,\n``: :class:`_Bodies` puts the pieces together. A batch of lines ends where a subject
-    does, so that Turtle and JSON-LD group each subject's triples whole.
-    """
-    header = _turtle_header(prefixes)
-    encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    count = 0
-    batch: list[bytes] = []
-    keys: dict[str, tuple[str, str, bool]] = {}
-
-    def flush() -> None:
-        data = b"".join(batch)
-        nt(data)
+    def batch(self, lines: list[bytes]) -> list[Record]:
+        """Return the records of ``lines``, sorted, distinct, each subject whole."""
+        data = b"".join(lines)
         # The lines are the store's own N-Triples: no need to check the IRIs again.
         triples = parse(data, NTRIPLES.oxigraph, lenient=True)
-        text = serialize(triples, None, TURTLE.oxigraph, prefixes=prefixes) or b""
-        if not text.startswith(header):  # pragma: no cover - a change in Oxigraph
+        text = serialize(triples, None, TURTLE.oxigraph, prefixes=self.prefixes) or b""
+        if not text.startswith(self.header):  # pragma: no cover - a change in Oxigraph
             raise CokgError("Oxigraph's Turtle serialiser changed how it starts a document")
-        ttl(text[len(header) :])
-        nodes = _jsonld_nodes(data.decode("utf-8").split("\n")[:-1], keys)
-        jsonld("".join([",\n" + encode(node) for node in nodes]).encode("utf-8"))
-        batch.clear()
+        blocks = _SUBJECT_START.split(text[len(self.header) :])
+        nodes, sizes = _jsonld_nodes(data.decode("utf-8").split("\n")[:-1], self.keys)
+        if len(blocks) != len(nodes) + 1:
+            raise CokgError("cannot cut the Turtle of a batch at its subjects")
+        records: list[Record] = []
+        start = 0
+        encode = self.encode
+        for size, block, node in zip(sizes, blocks, nodes, strict=False):
+            first, end = lines[start], start + size
+            key = first[: first.find(b" ") + 1]
+            nt = b"".join(lines[start:end])
+            records.append((key, nt, block + b"\n", encode(node).encode("utf-8"), size))
+            start = end
+        return records
 
-    tail = b""
-    for line in lines:
-        if len(batch) >= _BATCH_LINES:
-            if not tail:
-                last = batch[-1]
-                tail = last[: last.find(b" ") + 1]
-            if not line.startswith(tail):
-                count += len(batch)
-                flush()
-                tail = b""
-        batch.append(line)
-    if batch:
-        count += len(batch)
-        flush()
+
+_SUBJECT_START = re.compile(rb"\n(?!\t)")
+"""Where a subject's block ends in Oxigraph's Turtle: a new line not followed by a tab."""
+
+
+def _records(lines: list[bytes], formatter: _Formatter) -> Iterator[Record]:
+    """Yield the records of the sorted, distinct ``lines``, a batch of whole subjects at a time."""
+    start = 0
+    while start < len(lines):
+        end = min(start + _BATCH_LINES, len(lines))
+        if end < len(lines):  # move the cut to the end of the subject
+            last = lines[end - 1]
+            key = last[: last.find(b" ") + 1]
+            while end < len(lines) and lines[end].startswith(key):
+                end += 1
+        yield from formatter.batch(lines[start:end])
+        start = end
+
+
+def _write_run(records: Iterable[Record], handle: IO[bytes]) -> None:
+    """Write ``records`` to a run file: a header line of lengths, then the bytes, for each."""
+    for key, nt, ttl, jsonld, count in records:
+        handle.write(b"%d %d %d %d %d\n" % (len(key), len(nt), len(ttl), len(jsonld), count))
+        handle.write(key + nt + ttl + jsonld)
+
+
+def _read_run(path: Path) -> Iterator[Record]:
+    with path.open("rb", buffering=1 << 16) as handle:
+        for header in handle:
+            a, b, c, d, count = (int(x) for x in header.split())
+            blob = handle.read(a + b + c + d)
+            yield blob[:a], blob[a : a + b], blob[a + b : a + b + c], blob[a + b + c :], count
+
+
+def _merge_runs(scratch: Path, runs: int, base_iri: str) -> Iterator[Record]:
+    """Yield the records of every run in subject order, merging a subject found in several."""
+    formatter = _Formatter(base_iri)
+    paths = [scratch / f"run-{run}" for run in range(runs)]
+    pending: list[Record] = []
+    for record in heapq.merge(*(_read_run(path) for path in paths)):
+        if pending and record[0] != pending[0][0]:
+            yield _join(pending, formatter)
+            pending = []
+        pending.append(record)
+    if pending:
+        yield _join(pending, formatter)
+
+
+def _join(records: list[Record], formatter: _Formatter) -> Record:
+    if len(records) == 1:
+        return records[0]
+    lines = sorted({line for record in records for line in record[1].splitlines(keepends=True)})
+    (joined,) = formatter.batch(lines)
+    return joined
+
+
+def _write_records(
+    records: Iterable[Record], nt: _Sink, ttl: _Sink, jsonld: _Sink, header: bytes
+) -> int:
+    """Write the records' pieces to the three files, with their framing; return the triples.
+
+    Turtle starts with ``header``, its ``@prefix`` lines (none when the union is empty, as Oxigraph
+    writes it), JSON-LD with the context; node objects are separated by ``,`` and a new line.
+    The files are left open (the caller commits them).
+    """
+    context = json.dumps(CONTEXT["@context"], ensure_ascii=False, indent=2)
+    jsonld.write(b'{\n"@context": ' + context.encode("utf-8") + b',\n"@graph": [')
+    count = 0
+    pieces: tuple[list[bytes], list[bytes], list[bytes]] = ([], [], [])
+    size = 0
+    separator = b"\n"
+    for _, nt_piece, ttl_piece, jsonld_piece, lines in records:
+        if not count:
+            pieces[1].append(header)
+        count += lines
+        pieces[0].append(nt_piece)
+        pieces[1].append(ttl_piece)
+        pieces[2].append(separator + jsonld_piece)
+        separator = b",\n"
+        size += len(nt_piece) + len(ttl_piece) + len(jsonld_piece)
+        if size >= _BLOCK:
+            for sink, piece in zip((nt, ttl, jsonld), pieces, strict=True):
+                sink.write(b"".join(piece))
+                piece.clear()
+            size = 0
+    for sink, piece in zip((nt, ttl, jsonld), pieces, strict=True):
+        sink.write(b"".join(piece))
+    jsonld.write(b"\n]\n}\n")
     return count
 
 
@@ -380,44 +467,52 @@ def _unescape(match: re.Match[str]) -> str:
 
 
 def _jsonld_nodes(
-    lines: Iterable[str], keys: dict[str, tuple[str, str, bool]]
-) -> Iterator[dict[str, Any]]:
-    """Yield the node objects of N-Triples ``lines`` (no new line), as :func:`jsonld_nodes`.
+    lines: list[str], keys: dict[str, tuple[str, str, bool]]
+) -> tuple[list[dict[str, Any]], list[int]]:
+    """Return the node objects of N-Triples ``lines`` (no new line) and their sizes in lines.
 
-    The same objects, read from the text of the lines instead of parsed terms (which costs
-    more than the rest of the work): terms are cut at their spaces (a subject and a predicate
-    have none), literals unescaped. ``keys`` caches each predicate's keys between calls.
+    The same objects as :func:`cokg.dumps.jsonld_nodes`, read from the text of the lines
+    instead of parsed terms (which costs more than the rest of the work): terms are cut at
+    their spaces (a subject and a predicate have none), literals unescaped. ``keys`` caches
+    each predicate's keys between calls.
     """
+    nodes: list[dict[str, Any]] = []
+    sizes: list[int] = []
     subject_text = ""
     subject = ""
     node: dict[str, list[Any]] = {}
-    for line in lines:
-        cut = line.find(" ")
-        rest = line.find(" ", cut + 1)
-        if line.startswith("<<") or line[cut + 1] != "<":  # a triple term, or not N-Triples
-            raise CokgError(f"cannot write {line} in JSON-LD 1.1")
-        if line[:cut] != subject_text:
+    start = 0
+    for index, line in enumerate(lines):
+        subject_line, predicate, obj = line.split(" ", 2)
+        if subject_line != subject_text:
             if node:
-                yield _node_object(subject, node)
-            subject_text, node = line[:cut], {}
-            subject = subject_text[1:-1] if subject_text[0] == "<" else subject_text
-        predicate = line[cut + 1 : rest]
+                nodes.append(_node_object(subject, node))
+                sizes.append(index - start)
+                start = index
+            subject_text, node = subject_line, {}
+            if subject_text[0] == "<":
+                subject = subject_text[1:-1]
+            elif subject_text[0] == "_":
+                subject = subject_text
+            else:  # an RDF 1.2 triple term: not in the knowledge base
+                raise CokgError(f"cannot write {line} in JSON-LD 1.1")
         known = keys.get(predicate)
         if known is None:
+            if predicate[0] != "<":
+                raise CokgError(f"cannot write {line} in JSON-LD 1.1")
             prop = predicate[1:-1]
             known = keys[predicate] = (
                 "type" if prop == _RDF_TYPE else IRI_TERMS.get(prop) or compact_iri(prop),
                 LITERAL_TERMS.get(prop) or compact_iri(prop),
                 prop in IRI_TERMS,
             )
-        obj = line[rest + 1 : -2]
-        first = obj[:1]
+        first = obj[0]
         if first == '"':
             close = obj.rfind('"')
             value = obj[1:close]
             if "\\" in value:
                 value = _ECHAR.sub(_unescape, value)
-            suffix = obj[close + 1 :]
+            suffix = obj[close + 1 : -2]
             if not suffix or suffix == _XSD_STRING:
                 literal: Any = value
             elif suffix[0] == "@":
@@ -425,127 +520,44 @@ def _jsonld_nodes(
             else:
                 literal = {"@value": value, "@type": compact_iri(suffix[3:-1])}
             node.setdefault(known[1], []).append(literal)
-        elif first == "<" and obj[1:2] != "<":
+        elif first == "<" and obj[1] != "<":
             if known[0] == "type":
-                node.setdefault("type", []).append(compact_iri(obj[1:-1]))
+                node.setdefault("type", []).append(compact_iri(obj[1:-3]))
             elif known[2]:
-                node.setdefault(known[0], []).append(obj[1:-1])
+                node.setdefault(known[0], []).append(obj[1:-3])
             else:
-                node.setdefault(known[0], []).append({"id": obj[1:-1]})
+                node.setdefault(known[0], []).append({"id": obj[1:-3]})
         elif first == "_":
             if known[2]:
-                node.setdefault(known[0], []).append(obj)
+                node.setdefault(known[0], []).append(obj[:-2])
             else:
                 key = compact_iri(predicate[1:-1]) if known[0] == "type" else known[0]
-                node.setdefault(key, []).append({"id": obj})
+                node.setdefault(key, []).append({"id": obj[:-2]})
         else:  # an RDF 1.2 triple term: not in the knowledge base
             raise CokgError(f"cannot write {line} in JSON-LD 1.1")
     if node:
-        yield _node_object(subject, node)
+        nodes.append(_node_object(subject, node))
+        sizes.append(len(lines) - start)
+    return nodes, sizes
 
 
 _RDF_TYPE = RDF + "type"
 _XSD_STRING = f"^^<{XSD}string>"
 
 
-class _Bodies:
-    """The three union files: pieces are appended in order, the framing written around them."""
-
-    def __init__(self, nt: _Sink, ttl: _Sink, jsonld: _Sink, prefixes: dict[str, str]) -> None:
-        self._sinks = nt, ttl, jsonld
-        self._header = _turtle_header(prefixes)
-        self._turtle_started = self._jsonld_started = False
-        context = json.dumps(CONTEXT["@context"], ensure_ascii=False, indent=2)
-        jsonld.write(b'{\n"@context": ' + context.encode("utf-8") + b',\n"@graph": [')
-
-    def nt(self, data: bytes) -> None:
-        self._sinks[0].write(data)
-
-    def ttl(self, data: bytes) -> None:
-        if data and not self._turtle_started:  # as Oxigraph: no prefixes in an empty file
-            self._turtle_started = True
-            self._sinks[1].write(self._header)
-        self._sinks[1].write(data)
-
-    def jsonld(self, data: bytes) -> None:
-        if data and not self._jsonld_started:
-            self._jsonld_started = True
-            data = data[1:]  # the first node object: no comma before it
-        self._sinks[2].write(data)
-
-    def append(self, fragments: dict[str, Path]) -> None:
-        """Append one slice's fragment files (and remove them)."""
-        for ext, write in zip(_EXTENSIONS, (self.nt, self.ttl, self.jsonld), strict=True):
-            with fragments[ext].open("rb") as handle:
-                for block in iter(lambda: handle.read(_BLOCK), b""):
-                    write(block)
-            fragments[ext].unlink()
-
-    def close(self, count: int) -> dict[str, Written]:
-        """End the JSON-LD document and put the three files in place."""
-        self._sinks[2].write(b"\n]\n}\n")
-        return {ext: sink.commit(count) for ext, sink in zip(_EXTENSIONS, self._sinks, strict=True)}
-
-
-def _fragments(scratch: Path, part: int) -> dict[str, Path]:
-    return {ext: scratch / f"slice-{part}.{ext}" for ext in _EXTENSIONS}
-
-
-def _merge_slices(
-    scratch: Path, runs: int, slices: int, workers: int, base_iri: str, body: _Bodies
-) -> int:
-    """Have ``workers`` processes write the slices; append their fragments in order."""
-    children: list[subprocess.Popen[bytes]] = []
-    try:
-        for first in range(min(workers, slices)):
-            command = [sys.executable, "-m", "cokg.union", "write", str(scratch), str(runs)]
-            command += [base_iri, *(str(p) for p in range(first, slices, workers))]
-            with (scratch / f"write-{first}.err").open("wb") as errors:
-                children.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors))
-        count = 0
-        for part in range(slices):
-            index = part % len(children)
-            child, log = children[index], scratch / f"write-{index}.err"
-            reply = child.stdout.readline().split() if child.stdout is not None else []
-            if len(reply) != 2 or reply[0] != str(part).encode():
-                raise _failed(child, log, "writing the union")
-            count += int(reply[1])
-            body.append(_fragments(scratch, part))
-        for index, child in enumerate(children):
-            if child.wait() != 0:
-                raise _failed(child, scratch / f"write-{index}.err", "writing the union")
-        return count
-    finally:
-        for child in children:
-            if child.poll() is None:
-                child.kill()
-                child.wait()
-
-
-def _write_slices(scratch: Path, runs: int, base_iri: str, parts: list[int]) -> None:
-    """Merge and write each slice of ``parts`` to its fragments; print ``slice count`` after it."""
-    prefixes = prefixes_for(base_iri)
-    for part in parts:
-        with contextlib.ExitStack() as stack:
-            outputs = [
-                stack.enter_context(path.open("wb", buffering=_BLOCK))
-                for path in _fragments(scratch, part).values()
-            ]
-            lines = stack.enter_context(_merged(scratch, runs, part))
-            nt, ttl, jsonld = (out.write for out in outputs)
-            count = _write_lines(lines, nt, ttl, jsonld, prefixes)
-        print(part, count, flush=True)
-
-
 def _main(argv: list[str]) -> None:
-    """The helper processes: ``sort SCRATCH CHUNK FIRST`` and ``write SCRATCH RUNS BASE P…``."""
+    """The sorter: ``python -m cokg.union SCRATCH CHUNK_LINES BASE_IRI FD`` (FD: the N-Quads).
+
+    Follows the N-Quads file as it is written (until ``SCRATCH/done`` gives its size), writes
+    the runs, and prints how many.
+    """
     gc.disable()  # short-lived, and nothing here makes reference cycles
-    if argv[:1] == ["sort"] and len(argv) == 4:
-        print(_sort_stream(sys.stdin.buffer, Path(argv[1]), int(argv[2]), int(argv[3])))
-    elif argv[:1] == ["write"] and len(argv) >= 4:
-        _write_slices(Path(argv[1]), int(argv[2]), argv[3], [int(p) for p in argv[4:]])
-    else:
-        raise SystemExit("usage: python -m cokg.union sort|write …")
+    if len(argv) != 4:
+        raise SystemExit("usage: python -m cokg.union SCRATCH CHUNK_LINES BASE_IRI FD")
+    scratch = Path(argv[0])
+    sorter = _Sorter(scratch, int(argv[1]), argv[2])
+    sorter.add(_follow(int(argv[3]), scratch / "done"))
+    print(sorter.close())
 
 
 if __name__ == "__main__":
