@@ -490,7 +490,7 @@ def _jsonld_nodes(
                 sizes.append(index - start)
                 start = index
             subject_text, node = subject_line, {}
-            if subject_text[0] == "<":
+            if subject_text[0] == "<" and subject_text[1] != "<":
                 subject = subject_text[1:-1]
             elif subject_text[0] == "_":
                 subject = subject_text

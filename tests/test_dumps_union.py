@@ -1,0 +1,163 @@
+"""cokg.union: the one-pass union dumps are the bytes of the chained writers, however made."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import IO, Any, cast
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pyoxigraph import BlankNode, Literal, NamedNode, RdfFormat, Triple, parse, serialize
+
+from cokg.describe import IRI_TERMS
+from cokg.dumps import (
+    jsonld_nodes,
+    write_jsonld,
+    write_nquads,
+    write_sorted_union,
+    write_turtle,
+)
+from cokg.errors import CokgError, StoreUnavailable
+from cokg.formats import NQUADS
+from cokg.namespaces import RDF, XSD
+from cokg.store import OxigraphStore, ReadableStore
+from cokg.union import _jsonld_nodes, write_union
+
+BASE = "https://w3id.org/coprod/"
+UNION = ("nt", "ttl", "jsonld")
+
+
+def chained(store: OxigraphStore, folder: Path) -> dict[str, bytes]:
+    """Return the four files as the chained writers make them (N-Quads, then each from it)."""
+    folder.mkdir()
+    write_nquads(store, folder / "cokg.nq")
+    write_sorted_union(folder / "cokg.nq", folder / "cokg.nt")
+    write_turtle(folder / "cokg.nt", folder / "cokg.ttl", base_iri=BASE)
+    write_jsonld(folder / "cokg.nt", folder / "cokg.jsonld")
+    return {ext: (folder / f"cokg.{ext}").read_bytes() for ext in ("nq", *UNION)}
+
+
+def one_pass(
+    store: ReadableStore, folder: Path, *, chunk_lines: int, parallel: bool
+) -> dict[str, Any]:
+    """Return the files :func:`write_union` writes (and, under "", what it returned)."""
+    folder.mkdir()
+    written = write_union(store, folder, base_iri=BASE, chunk_lines=chunk_lines, parallel=parallel)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(f"cokg.{e}" for e in written)
+    return {ext: (folder / f"cokg.{ext}").read_bytes() for ext in written} | {"": written}
+
+
+@pytest.mark.parametrize(
+    ("chunk_lines", "parallel"),
+    [(10**6, True), (40, True), (40, False)],
+    ids=["in memory", "sorter process, small chunks", "in this process, small chunks"],
+)
+def test_one_pass_writes_the_bytes_of_the_chained_writers(
+    store: OxigraphStore, tmp_path: Path, chunk_lines: int, parallel: bool
+) -> None:
+    expected = chained(store, tmp_path / "chained")
+    got = one_pass(store, tmp_path / "pass", chunk_lines=chunk_lines, parallel=parallel)
+    for ext in ("nq", *UNION):
+        assert got[ext] == expected[ext], ext
+    triples = expected["nt"].count(b"\n")
+    assert {ext: w.statements for ext, w in got[""].items()} == {
+        "nq": store.count(),
+        **dict.fromkeys(UNION, triples),
+    }
+
+
+def test_the_union_files_do_not_depend_on_the_order_the_store_was_filled(
+    store: OxigraphStore, tmp_path: Path
+) -> None:
+    quads = list(store.oxigraph)
+    forward, backward = OxigraphStore(), OxigraphStore()
+    forward.oxigraph.extend(quads)  # extend keeps blank node labels, unlike a load
+    backward.oxigraph.extend(reversed(quads))
+    first = one_pass(forward, tmp_path / "forward", chunk_lines=50, parallel=True)
+    second = one_pass(backward, tmp_path / "backward", chunk_lines=50, parallel=True)
+    for ext in UNION:
+        assert first[ext] == second[ext], ext
+    # N-Quads follow the store's own order: the same lines, not always in the same order.
+    assert sorted(first["nq"].splitlines()) == sorted(second["nq"].splitlines())
+
+
+class _Failing:
+    """A store whose dump writes ``lines`` N-Quads lines, then fails (or ends)."""
+
+    def __init__(self, lines: list[bytes], error: Exception | None) -> None:
+        self.lines, self.error = lines, error
+
+    def dump(self, output: IO[bytes], fmt: object, **_: object) -> None:
+        assert fmt is NQUADS
+        for line in self.lines:
+            output.write(line)
+        if self.error is not None:
+            raise self.error
+
+
+def test_a_sorter_that_fails_is_a_clear_error_and_leaves_no_file(tmp_path: Path) -> None:
+    store = cast(ReadableStore, _Failing([b"this is not N-Quads\n"] * 100, None))
+    with pytest.raises(CokgError, match="sorting the union failed"):
+        write_union(store, tmp_path, base_iri=BASE, chunk_lines=10)
+    # The N-Quads file was complete before the sorter failed; nothing else, nothing partial.
+    assert [p.name for p in tmp_path.iterdir()] == ["cokg.nq"]
+    assert (tmp_path / "cokg.nq").read_bytes() == b"this is not N-Quads\n" * 100
+
+
+def test_a_store_that_fails_mid_read_leaves_no_file(tmp_path: Path) -> None:
+    lines = [
+        f"<http://e.org/s{i}> <http://e.org/p> <http://e.org/o> <http://e.org/g> .\n"
+        for i in range(100)
+    ]
+    store = cast(
+        ReadableStore, _Failing([line.encode() for line in lines], StoreUnavailable("gone"))
+    )
+    with pytest.raises(StoreUnavailable):
+        write_union(store, tmp_path, base_iri=BASE, chunk_lines=10)
+    assert list(tmp_path.iterdir()) == []
+
+
+_IRI_TERM = next(iter(IRI_TERMS))
+_PREDICATES = [RDF + "type", _IRI_TERM, "http://purl.org/dc/terms/title", "http://e.org/p"]
+_text = st.text(st.characters(exclude_categories=["Cs"]), max_size=12)
+_objects = st.one_of(
+    _text.map(Literal),
+    st.tuples(_text, st.sampled_from(["en", "fr-be", "de-ch-1901"])).map(
+        lambda t: Literal(t[0], language=t[1])
+    ),
+    st.tuples(_text, st.sampled_from(["gYear", "integer", "string", "date"])).map(
+        lambda t: Literal(t[0], datatype=NamedNode(XSD + t[1]))
+    ),
+    st.sampled_from(["a", "b/c", "é"]).map(lambda s: NamedNode(f"http://e.org/{s}")),
+    st.sampled_from(["b1", "x"]).map(BlankNode),
+)
+_subjects = st.one_of(
+    st.sampled_from(["s", "t"]).map(lambda s: NamedNode(f"http://e.org/{s}")),
+    st.just(BlankNode("b1")),
+)
+_triples = st.lists(
+    st.builds(Triple, _subjects, st.sampled_from(_PREDICATES).map(NamedNode), _objects),
+    max_size=12,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_triples)
+def test_json_ld_read_from_the_line_text_is_the_json_ld_of_the_parsed_terms(
+    triples: list[Triple],
+) -> None:
+    text = serialize(triples, None, RdfFormat.N_TRIPLES) or b""
+    lines = sorted(set(text.splitlines(keepends=True)))
+    data = b"".join(lines)
+    expected = list(jsonld_nodes(parse(data, RdfFormat.N_TRIPLES)))
+    nodes, sizes = _jsonld_nodes(data.decode("utf-8").split("\n")[:-1], {})
+    assert json.dumps(nodes, ensure_ascii=False) == json.dumps(expected, ensure_ascii=False)
+    assert sum(sizes) == len(lines)
+
+
+def test_a_triple_term_cannot_be_written_in_json_ld() -> None:
+    line = "<< <http://e.org/a> <http://e.org/b> <http://e.org/c> >> <http://e.org/p> <http://e.org/o> ."
+    with pytest.raises(CokgError, match=r"JSON-LD 1\.1"):
+        _jsonld_nodes([line], {})
