@@ -387,6 +387,33 @@ def test_markup_in_a_literal_is_shown_as_text(odd_client: FlaskClient) -> None:
     assert json.loads(embedded)["@id"] == BASE + "id/project/p"
 
 
+def test_markup_in_a_linked_label_and_an_iri_is_shown_as_text() -> None:
+    """Values write their own HTML (pages.Value): labels and IRIs are escaped there too."""
+    local = OxigraphStore()
+    doc = "https://doi.org/10.1000/a&b<c>"
+    data = (
+        f"<{BASE}id/project/m> <http://purl.org/dc/terms/relation> <{BASE}id/document/d> .\n"
+        f'<{BASE}id/document/d> <http://purl.org/dc/terms/title> "<b>bold</b> & co"@en .\n'
+        f"<{BASE}id/project/m> <http://purl.org/dc/terms/relation> <{doc.replace('<', '%3C').replace('>', '%3E')}> .\n"
+        f"<{doc.replace('<', '%3C').replace('>', '%3E')}> <http://purl.org/dc/terms/title> \"Doc 'q'\"@en .\n"
+    )
+    local.replace_graph(BASE + "graph/m", data.encode("utf-8"), TURTLE)
+    page = create_app(store=local).test_client().get("/page/project/m").get_data(as_text=True)
+    assert "<b>bold</b>" not in page
+    assert (
+        f'href="/page/document/d" title="{BASE}id/document/d">&lt;b&gt;bold&lt;/b&gt; &amp; co</a>'
+        in page
+    )
+    assert "Doc &#39;q&#39;</a>" in page
+    assert 'title="https://doi.org/10.1000/a&amp;b%3Cc%3E"' in page
+    out = (
+        '<a class="external out" href="https://doi.org/10.1000/a&amp;b%3Cc%3E" rel="noopener" '
+        'title="https://doi.org/10.1000/a&amp;b%3Cc%3E">DOI<span class="visually-hidden"> '
+        "(leaves this site)</span></a>"
+    )
+    assert out in page
+
+
 # -- the pages ---------------------------------------------------------------------------------
 
 
