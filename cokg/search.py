@@ -970,7 +970,11 @@ class SearchIndex:
                         # worker touches the database meanwhile; the lock is still held.
                         pending = self._worker().submit(paged)
                         sets = self._match_sets()
-                        counted = sets.counts(mask, FACET_VALUES * 4) if facets else []
+                        counted = (
+                            sets.counts(mask, FACET_VALUES * 4, shown=FACET_VALUES)
+                            if facets
+                            else []
+                        )
                         years, values = sets.years(mask), sets.values
                         total, hits = pending.result()
                     else:

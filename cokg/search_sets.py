@@ -347,9 +347,12 @@ class MatchSets:
 
     # -- counting -------------------------------------------------------------------------
 
-    def counts(self, mask: Mask, per_facet: int) -> list[tuple[str, int, int]]:
+    def counts(
+        self, mask: Mask, per_facet: int, *, shown: int | None = None
+    ) -> list[tuple[str, int, int]]:
         """Return (facet, value id, entries in ``mask``) of each facet's ``per_facet`` most
-        frequent values in the selection (those with at least one)."""
+        frequent values in the selection (those with at least one); with ``shown``, only those
+        that can be among the ``shown`` most frequent (a count at least the ``shown``-th)."""
         pairs = self._value_pairs
         by_facet = self._values_by_facet()
         if self._counter is None:
@@ -365,6 +368,9 @@ class MatchSets:
             present = np.flatnonzero(found)
             if len(present) > per_facet:
                 present = present[np.argpartition(-found[present], per_facet - 1)[:per_facet]]
+            if shown is not None and len(present) > shown:
+                least = np.partition(found[present], len(present) - shown)[len(present) - shown]
+                present = present[found[present] >= least]
             counted += zip(
                 [facet] * len(present), ids[present].tolist(), found[present].tolist(), strict=True
             )
