@@ -178,15 +178,18 @@ class _Sink:
         self.size = 0
         self.newlines = 0
         self._count_lines = count_lines
+        self.hashing = True
+        """False when another reader of the file hashes it (and counts its lines) instead."""
         self._file: IO[bytes] = self.partial.open("wb", buffering=_BUFFER)
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
         chunk = data if isinstance(data, bytes) else bytes(data)
         self._file.write(chunk)
-        self.digest.update(chunk)
         self.size += len(chunk)
-        if self._count_lines:
-            self.newlines += chunk.count(b"\n")
+        if self.hashing:
+            self.digest.update(chunk)
+            if self._count_lines:
+                self.newlines += chunk.count(b"\n")
         return len(chunk)
 
     def flush(self) -> None:
@@ -199,11 +202,15 @@ class _Sink:
 
     def commit(self, statements: int) -> Written:
         """Flush to disk, rename the file into place (atomically) and say what it holds."""
+        self.place()
+        return Written(self.size, self.digest.hexdigest(), statements)
+
+    def place(self) -> None:
+        """Flush to disk and rename the file into place (atomically)."""
         self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()
         os.replace(self.partial, self.path)
-        return Written(self.size, self.digest.hexdigest(), statements)
 
     def __enter__(self) -> _Sink:
         return self

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import hashlib
 import heapq
 import json
 import logging
@@ -104,14 +105,15 @@ def write_union(
         store.dump(cast(IO[bytes], _Tee(nquads, splitter)), NQUADS)
         nquads.flush()
         log.debug("union: store read in %.1f s", time.perf_counter() - began)
-        committed = {"nq": syncing.submit(nquads.commit, nquads.newlines)}
-        records = splitter.finish(nquads.size)
+        placed = syncing.submit(nquads.place)
+        records, sha256, quads = splitter.finish(nquads.size)
         log.debug("union: sorted after %.1f s", time.perf_counter() - began)
         header = _turtle_header(prefixes_for(base_iri))
         count = _write_records(records, sinks["nt"], sinks["ttl"], sinks["jsonld"], header)
-        for ext in _EXTENSIONS:
-            committed[ext] = syncing.submit(sinks[ext].commit, count)
-        written = {ext: future.result() for ext, future in committed.items()}
+        committed = {ext: syncing.submit(sinks[ext].commit, count) for ext in _EXTENSIONS}
+        placed.result()
+        written = {"nq": Written(nquads.size, sha256, quads)}
+        written |= {ext: future.result() for ext, future in committed.items()}
         log.debug("union: written after %.1f s", time.perf_counter() - began)
     return written
 
@@ -189,27 +191,36 @@ class _Splitter:
                 )
         finally:
             os.close(reader)
+        self.nquads.hashing = False  # the sorter hashes the file and counts its lines
 
-    def finish(self, size: int) -> Iterator[Record]:
-        """Return every subject's record, in order, once the file is complete (``size`` bytes)."""
+    def finish(self, size: int) -> tuple[Iterator[Record], str, int]:
+        """Return every subject's record, in order, and the N-Quads file's SHA-256 and lines.
+
+        Call it once the file is complete (``size`` bytes).
+        """
         child = self._child
         if child is not None:
             done = self.scratch / "done"
             done.with_suffix(".part").write_text(str(size), encoding="ascii")
             done.with_suffix(".part").replace(done)  # the sorter reads to this size, then ends
             output, _ = child.communicate()
-            if child.returncode != 0 or not output.strip().isdigit():
+            reply = output.split()
+            if child.returncode != 0 or len(reply) != 3:
                 raise _failed(child, self.scratch / "sort.err", "sorting the union")
-            return _merge_runs(self.scratch, int(output), self.base_iri)
+            runs, sha256, lines = int(reply[0]), reply[1].decode(), int(reply[2])
+            return _merge_runs(self.scratch, runs, self.base_iri), sha256, lines
+        sha256, quads = self.nquads.digest.hexdigest(), self.nquads.newlines
         if self._sorter is not None:
             if self._rest:
                 raise CokgError("the N-Quads dump does not end with a new line")
-            return _merge_runs(self.scratch, self._sorter.close(), self.base_iri)
+            runs = self._sorter.close()
+            return _merge_runs(self.scratch, runs, self.base_iri), sha256, quads
         data = b"".join(self._blocks or [])
         if data and not data.endswith(b"\n"):
             raise CokgError("the N-Quads dump does not end with a new line")
-        lines = [line + b"\n" for line in data.split(b"\n")[:-1]]
-        return _records(list(_unique(sorted(_triple_lines(lines)))), _Formatter(self.base_iri))
+        triples = _triple_lines(line + b"\n" for line in data.split(b"\n")[:-1])
+        ordered = list(_unique(sorted(triples)))
+        return _records(ordered, _Formatter(self.base_iri)), sha256, quads
 
     def kill(self) -> None:
         """Stop the sorter process, if it still runs."""
@@ -219,30 +230,40 @@ class _Splitter:
             _close(self._child)
 
 
-def _follow(descriptor: int, done: Path) -> Iterator[bytes]:
-    """Yield the whole lines of an open file as it is written, until ``done`` says its size.
+class _Follower:
+    """Reads an open file as it is written, until ``done`` says its size; hashes what it reads.
 
     ``done`` appears (holding the final size in bytes) once the writer has flushed it all.
     """
-    size: int | None = None
-    seen = 0
-    rest = b""
-    with open(descriptor, "rb", buffering=0) as handle:
-        while size is None or seen < size:
-            data = handle.read(_BLOCK)
-            if not data:
-                if size is None and done.exists():
-                    size = int(done.read_text(encoding="ascii"))
-                elif size is None:
-                    time.sleep(0.02)
-                continue
-            seen += len(data)
-            data = rest + data
-            cut = data.rfind(b"\n") + 1
-            rest = data[cut:]
-            yield from data[:cut].splitlines(keepends=True)
-    if rest:
-        raise CokgError("the N-Quads dump does not end with a new line")
+
+    def __init__(self, descriptor: int, done: Path) -> None:
+        self.descriptor, self.done = descriptor, done
+        self.digest = hashlib.sha256()
+        self.lines = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        """Yield the file's whole lines."""
+        size: int | None = None
+        seen = 0
+        rest = b""
+        with open(self.descriptor, "rb", buffering=0) as handle:
+            while size is None or seen < size:
+                data = handle.read(_BLOCK)
+                if not data:
+                    if size is None and self.done.exists():
+                        size = int(self.done.read_text(encoding="ascii"))
+                    elif size is None:
+                        time.sleep(0.02)
+                    continue
+                seen += len(data)
+                self.digest.update(data)
+                self.lines += data.count(b"\n")
+                data = rest + data
+                cut = data.rfind(b"\n") + 1
+                rest = data[cut:]
+                yield from data[:cut].splitlines(keepends=True)
+        if rest:
+            raise CokgError("the N-Quads dump does not end with a new line")
 
 
 def _close(child: subprocess.Popen[bytes]) -> None:
@@ -549,15 +570,16 @@ def _main(argv: list[str]) -> None:
     """The sorter: ``python -m cokg.union SCRATCH CHUNK_LINES BASE_IRI FD`` (FD: the N-Quads).
 
     Follows the N-Quads file as it is written (until ``SCRATCH/done`` gives its size), writes
-    the runs, and prints how many.
+    the runs, and prints how many, the file's SHA-256 and its number of lines.
     """
     gc.disable()  # short-lived, and nothing here makes reference cycles
     if len(argv) != 4:
         raise SystemExit("usage: python -m cokg.union SCRATCH CHUNK_LINES BASE_IRI FD")
     scratch = Path(argv[0])
     sorter = _Sorter(scratch, int(argv[1]), argv[2])
-    sorter.add(_follow(int(argv[3]), scratch / "done"))
-    print(sorter.close())
+    follower = _Follower(int(argv[3]), scratch / "done")
+    sorter.add(follower)
+    print(sorter.close(), follower.digest.hexdigest(), follower.lines)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import IO, Any, cast
@@ -46,6 +47,9 @@ def one_pass(
     folder.mkdir()
     written = write_union(store, folder, base_iri=BASE, chunk_lines=chunk_lines, parallel=parallel)
     assert sorted(p.name for p in folder.iterdir()) == sorted(f"cokg.{e}" for e in written)
+    for ext, done in written.items():  # what the manifest will say is what is on disk
+        data = (folder / f"cokg.{ext}").read_bytes()
+        assert (done.byte_size, done.sha256) == (len(data), hashlib.sha256(data).hexdigest())
     return {ext: (folder / f"cokg.{ext}").read_bytes() for ext in written} | {"": written}
 
 
