@@ -2,12 +2,15 @@
 
 :func:`write_dumps` writes the knowledge graph in N-Quads and TriG (the named graphs kept),
 N-Triples, Turtle and JSON-LD (the union of the graphs, each triple once), the ontology and the
-vocabularies on their own in Turtle, and a gzip copy of each file. Every file is streamed: the
-whole store is read once, into the N-Quads file, and the other whole-graph files are derived
-from it on disk (the ontology and the vocabularies are read graph by graph); the union is
-sorted and deduplicated with an external merge sort in chunks of bounded size, so memory does
-not grow with the size of the graph. The SHA-256 and the size of every file are
-computed while it is written; each file is written under a temporary name and then renamed.
+vocabularies on their own in Turtle, and a gzip copy of each file. Every file is streamed: one
+read of the store writes N-Quads, N-Triples, Turtle and JSON-LD (:func:`cokg.union.write_union`:
+the union is sorted and formatted in a second process while the store is read, in chunks of
+bounded size, so memory does not grow with the size of the graph); the embedded store writes
+TriG itself (the ontology and the vocabularies are read graph by graph). The functions that
+derive one file from another on disk (:func:`write_sorted_union`, :func:`write_turtle`,
+:func:`write_jsonld`, :func:`write_trig`) give the same bytes. The SHA-256 and the size of
+every file are computed while it is written; each file is written under a temporary name and
+then renamed.
 
 The bytes depend only on the store's content: the union formats are sorted, and gzip writes no
 time stamp and no file name. The JSON-LD dump is compacted with the project's ``@context``

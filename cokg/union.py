@@ -150,7 +150,7 @@ class _Splitter:
         self.scratch = scratch
         self.chunk_lines = chunk_lines
         self.base_iri = base_iri
-        self.parallel = parallel
+        self.parallel = parallel and bool(sys.executable)  # a Python to start the sorter with
         self._blocks: list[bytes] | None = []
         self._child: subprocess.Popen[bytes] | None = None
         self._sorter: _Sorter | None = None
