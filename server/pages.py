@@ -5,8 +5,11 @@ reading view by kind (an entry reads like the original knowledge-base entry; a c
 shows its hierarchy; the ontology documents every term) and a semantic-web view (types, every
 property with its label, copyable IRIs, outbound ORCID / ROR / DOI / Wikidata links marked),
 followed by the inverse links grouped by property, with counts and paging, the schema.org
-JSON-LD of the resource, and the SPARQL behind the page. A few queries build a page, never one
-per row, run in parallel; long value lists and backlink lists are paged, never cut off silently.
+JSON-LD of the resource, and the SPARQL behind the page. One query fetches what a page needs
+(:func:`page_query`; a resource with more backlinks than it fetches asks for their counts and
+pages, in parallel), never one per row; long value lists and backlink lists are paged, never cut
+off silently. Rendered pages are kept in a bounded cache that every write empties
+(:mod:`.page_cache`).
 
 An IRI outside the base that the store describes (a document whose IRI is its DOI) has its page
 at ``/page?uri=IRI`` (:class:`.resources.Resource`); pages link to it there, with the link out
@@ -903,15 +906,6 @@ _FORM_QUOTE = {
 }
 
 
-def _property_labels_query(iri: str) -> str:
-    """The labels the store gives the properties from and to ``iri``."""
-    i = sparql_iri(iri)
-    return (
-        f"SELECT ?p (SAMPLE(?l) AS ?label) WHERE {{ {{ SELECT DISTINCT ?p WHERE "
-        f"{{ {{ {i} ?p ?o }} UNION {{ ?s ?p {i} }} }} }} ?p <{RDFS}label> ?l }} GROUP BY ?p"
-    )
-
-
 def _inverse_counts_query(iri: str) -> str:
     return (
         f"SELECT ?p (COUNT(DISTINCT ?s) AS ?n)\nWHERE {{ ?s ?p {sparql_iri(iri)} . "
@@ -1011,15 +1005,6 @@ class PageData:
         data.triples = list(triples)
         data.author_rows.sort(key=lambda row: (row["doc"].value, int(row["position"].value)))
         return data
-
-
-def _first_backlinks_query(iri: str) -> str:
-    """Up to :data:`FIRST_BACKLINKS` backlinks with their names, unordered (a hub stops early)."""
-    names = " ".join(f"<{p}>" for p in (SKOS + "prefLabel", DCTERMS + "title", FOAF + "name"))
-    return (
-        f"SELECT ?p ?s ?l WHERE {{ ?s ?p {sparql_iri(iri)} . FILTER(isIRI(?s)) "
-        f"OPTIONAL {{ VALUES ?name {{ {names} }} ?s ?name ?l }} }} LIMIT {FIRST_BACKLINKS}"
-    )
 
 
 def _inverse_page_query(iri: str, prop: str, offset: int) -> str:
