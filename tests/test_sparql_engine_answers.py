@@ -265,6 +265,7 @@ def test_solutions_text_head_cuts_after_whole_rows() -> None:
     assert answer.head(2).text == b"?s\t?n\n" + b"".join(ROWS.splitlines(keepends=True)[:2])
     with pytest.raises(ValueError, match="negative"):
         answer.head(-1)
+    assert [row["n"].value for row in answer.head(3).solutions()] == ["0", "1", "2"]
 
 
 def test_tsv_from_an_engine_not_asked_for_it_is_read_row_by_row() -> None:
