@@ -324,6 +324,23 @@ def split_quad(line: bytes) -> tuple[bytes, bytes]:
     return f"{quad.triple} .\n".encode(), graph
 
 
+def triple_lines(lines: Iterable[bytes]) -> Iterator[bytes]:
+    """Yield the N-Triples line of each N-Quads line (the graph cut off)."""
+    for line in lines:
+        # split_quad's common case inlined (a graph IRI): this loop runs once per quad
+        cut = line.rfind(b" ", 0, len(line) - 3)
+        if (
+            cut > 0
+            and line[-4:] == b"> .\n"
+            and line[cut + 1 : cut + 2] == b"<"
+            and line.find(b'"', cut) == -1
+            and line.count(b" ", 0, cut) >= 2
+        ):
+            yield line[:cut] + b" .\n"
+        else:
+            yield split_quad(line)[0]
+
+
 def write_sorted_union(nquads: Path, path: Path) -> Written:
     """Write the union of the graphs of the N-Quads file ``nquads`` to ``path`` in N-Triples.
 
@@ -342,22 +359,10 @@ def write_sorted_union(nquads: Path, path: Path) -> Written:
             runs.append(run)
             chunk.clear()
 
-        limit = SORT_CHUNK_LINES
-        add, split = chunk.add, split_quad
+        limit, add = SORT_CHUNK_LINES, chunk.add
         with nquads.open("rb", buffering=_BUFFER) as lines:
-            for line in lines:
-                # _fast_triple inlined: this loop runs once per quad
-                cut = line.rfind(b" ", 0, len(line) - 3)
-                if (
-                    cut > 0
-                    and line[-4:] == b"> .\n"
-                    and line[cut + 1 : cut + 2] == b"<"
-                    and line.find(b'"', cut) == -1
-                    and line.count(b" ", 0, cut) >= 2
-                ):
-                    add(line[:cut] + b" .\n")
-                else:
-                    add(split(line)[0])
+            for triple in triple_lines(lines):
+                add(triple)
                 if len(chunk) >= limit:
                     spill()
         with _Sink(path) as sink:
@@ -860,6 +865,7 @@ __all__ = [
     "gzip_file",
     "jsonld_nodes",
     "read_manifest",
+    "triple_lines",
     "write_dumps",
     "write_jsonld",
     "write_manifest",

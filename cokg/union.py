@@ -46,7 +46,7 @@ from typing import IO, Any, cast
 from pyoxigraph import NamedNode, Triple, parse, serialize
 
 from cokg.describe import CONTEXT, IRI_TERMS, LITERAL_TERMS, compact_iri, prefixes_for
-from cokg.dumps import Written, _node_object, _Sink, split_quad
+from cokg.dumps import Written, _node_object, _Sink, triple_lines
 from cokg.errors import CokgError
 from cokg.formats import NQUADS, NTRIPLES, TURTLE
 from cokg.namespaces import RDF, XSD
@@ -218,7 +218,7 @@ class _Splitter:
         data = b"".join(self._blocks or [])
         if data and not data.endswith(b"\n"):
             raise CokgError("the N-Quads dump does not end with a new line")
-        triples = _triple_lines(line + b"\n" for line in data.split(b"\n")[:-1])
+        triples = triple_lines(line + b"\n" for line in data.split(b"\n")[:-1])
         ordered = list(_unique(sorted(triples)))
         return _records(ordered, _Formatter(self.base_iri)), sha256, quads
 
@@ -301,7 +301,7 @@ class _Sorter:
         """Take N-Quads lines."""
         chunk, limit = self._chunk, self.chunk_lines
         append = chunk.append
-        for triple in _triple_lines(lines):
+        for triple in triple_lines(lines):
             append(triple)
             if len(chunk) >= limit:
                 self._spill()
@@ -319,23 +319,6 @@ class _Sorter:
         if self._chunk:
             self._spill()
         return self.runs
-
-
-def _triple_lines(lines: Iterable[bytes]) -> Iterator[bytes]:
-    """Yield the N-Triples line of each N-Quads line (the graph cut off)."""
-    for line in lines:
-        # split_quad's common case inlined (a graph IRI): this loop runs once per quad
-        cut = line.rfind(b" ", 0, len(line) - 3)
-        if (
-            cut > 0
-            and line[-4:] == b"> .\n"
-            and line[cut + 1 : cut + 2] == b"<"
-            and line.find(b'"', cut) == -1
-            and line.count(b" ", 0, cut) >= 2
-        ):
-            yield line[:cut] + b" .\n"
-        else:
-            yield split_quad(line)[0]
 
 
 def _unique(lines: Iterable[bytes]) -> Iterator[bytes]:
