@@ -949,25 +949,11 @@ def page_query(iri: str, *, entry: bool = False) -> str:
     if entry:
         variables += f" {_ENTRY_VARIABLES} ?author ?position"
         parts += [
-            f"""  {{ BIND("e" AS ?part)
-    {i} dcterms:contributor ?person .
-    OPTIONAL {{ ?person foaf:name ?name }}
-    OPTIONAL {{ ?person org:memberOf ?org . OPTIONAL {{ ?org foaf:name ?orgName }} }} }}""",
-            f"""  {{ BIND("e" AS ?part)
-    {i} dcterms:relation ?doc .
-    OPTIONAL {{ {i} ?rel ?doc . FILTER(?rel IN (cop:output, cop:relatedPublication)) }}
-    OPTIONAL {{ ?doc dcterms:title ?docTitle }}
-    OPTIONAL {{ ?doc schema:genre ?genre }}
-    OPTIONAL {{ ?doc dcterms:issued ?issued }}
-    OPTIONAL {{ ?doc dcterms:bibliographicCitation ?citation }}
-    OPTIONAL {{ ?doc skos:editorialNote ?note }}
-    OPTIONAL {{ ?doc schema:url ?url }} }}""",
+            f'  {{ BIND("e" AS ?part)\n{_contributors_pattern(i)} }}',
+            f'  {{ BIND("e" AS ?part)\n{_documents_pattern(i)} }}',
             f"""  {{ BIND("a" AS ?part)
     {{ SELECT ?doc ?author ?name (COUNT(?before) AS ?position) WHERE {{
-      {i} dcterms:relation ?doc .
-      ?doc schema:author ?list .
-      ?list rdf:rest* ?before . ?before rdf:rest* ?node . ?node rdf:first ?author .
-      OPTIONAL {{ ?author foaf:name ?name }} }}
+{_authors_pattern(i)} }}
       GROUP BY ?doc ?author ?name }} }}""",
         ]
     union = "\n  UNION\n".join(parts)
@@ -1016,6 +1002,33 @@ def _inverse_page_query(iri: str, prop: str, offset: int) -> str:
     )
 
 
+def _contributors_pattern(entry: str) -> str:
+    """The entry's contributors with their names and organisations (``entry`` in SPARQL)."""
+    return f"""    {entry} dcterms:contributor ?person .
+    OPTIONAL {{ ?person foaf:name ?name }}
+    OPTIONAL {{ ?person org:memberOf ?org . OPTIONAL {{ ?org foaf:name ?orgName }} }}"""
+
+
+def _documents_pattern(entry: str) -> str:
+    """The entry's documents, how they relate to it, and what the page shows of them."""
+    return f"""    {entry} dcterms:relation ?doc .
+    OPTIONAL {{ {entry} ?rel ?doc . FILTER(?rel IN (cop:output, cop:relatedPublication)) }}
+    OPTIONAL {{ ?doc dcterms:title ?docTitle }}
+    OPTIONAL {{ ?doc schema:genre ?genre }}
+    OPTIONAL {{ ?doc dcterms:issued ?issued }}
+    OPTIONAL {{ ?doc dcterms:bibliographicCitation ?citation }}
+    OPTIONAL {{ ?doc skos:editorialNote ?note }}
+    OPTIONAL {{ ?doc schema:url ?url }}"""
+
+
+def _authors_pattern(entry: str) -> str:
+    """Each author of the entry's documents with the list nodes before it (its position)."""
+    return f"""      {entry} dcterms:relation ?doc .
+      ?doc schema:author ?list .
+      ?list rdf:rest* ?before . ?before rdf:rest* ?node . ?node rdf:first ?author .
+      OPTIONAL {{ ?author foaf:name ?name }}"""
+
+
 def _entry_query(iri: str) -> str:
     e = sparql_iri(iri)
     return (
@@ -1023,18 +1036,11 @@ def _entry_query(iri: str) -> str:
         + f"""SELECT ?person ?name ?org ?orgName ?doc ?rel ?docTitle ?genre
        ?issued ?citation ?note ?url
 WHERE {{
-  {{ {e} dcterms:contributor ?person .
-    OPTIONAL {{ ?person foaf:name ?name }}
-    OPTIONAL {{ ?person org:memberOf ?org . OPTIONAL {{ ?org foaf:name ?orgName }} }} }}
+  {{
+{_contributors_pattern(e)} }}
   UNION
-  {{ {e} dcterms:relation ?doc .
-    OPTIONAL {{ {e} ?rel ?doc . FILTER(?rel IN (cop:output, cop:relatedPublication)) }}
-    OPTIONAL {{ ?doc dcterms:title ?docTitle }}
-    OPTIONAL {{ ?doc schema:genre ?genre }}
-    OPTIONAL {{ ?doc dcterms:issued ?issued }}
-    OPTIONAL {{ ?doc dcterms:bibliographicCitation ?citation }}
-    OPTIONAL {{ ?doc skos:editorialNote ?note }}
-    OPTIONAL {{ ?doc schema:url ?url }} }}
+  {{
+{_documents_pattern(e)} }}
 }}"""
     )
 
@@ -1045,10 +1051,7 @@ def _authors_query(iri: str) -> str:
         sparql_prologue()
         + f"""SELECT ?doc ?author ?name (COUNT(?before) AS ?position)
 WHERE {{
-  {sparql_iri(iri)} dcterms:relation ?doc .
-  ?doc schema:author ?list .
-  ?list rdf:rest* ?before . ?before rdf:rest* ?node . ?node rdf:first ?author .
-  OPTIONAL {{ ?author foaf:name ?name }}
+{_authors_pattern(sparql_iri(iri))}
 }}
 GROUP BY ?doc ?author ?name
 ORDER BY ?doc ?position"""
