@@ -26,6 +26,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote_plus, urlencode, urlsplit
 
@@ -58,6 +59,7 @@ from cokg.store import OxigraphStore, ReadableStore
 
 from .page_cache import CachedPage, PageCache
 from .resources import (
+    SETTLE,
     Resource,
     as_uri,
     conditional,
@@ -340,7 +342,10 @@ def _resource_page(resource: Resource) -> Response:
     hit = page is not None
     if page is None:
         page = _render_page(resource)
-        if cached:
+        # Not while the store may still be changing within one tick of its files' clock: a
+        # write then would leave the key as it is. After SETTLE, any write moves the key.
+        settled = changed is not None and datetime.now(UTC) - changed >= timedelta(seconds=SETTLE)
+        if cached and settled:
             cache.put(key, page, generation)
     response = _html(page.body)
     response.headers["Link"] = page.link
