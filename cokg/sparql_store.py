@@ -1284,10 +1284,21 @@ class SparqlStore:
                     except _Failure as second:
                         failure = second
                 if not failure.transient or attempt == tries - 1:
-                    raise failure.error from failure.__cause__
+                    error, cause = failure.error, failure.__cause__
+                    break
                 # a short backoff: the engine is restarting or shedding load
                 time.sleep(min(0.1 * 2**attempt, 1.0))
-        raise AssertionError("unreachable")
+        else:
+            raise AssertionError("unreachable")
+        # Raised here, outside the handler, and without keeping it in this frame: the
+        # failure that holds the error as its context, or a local naming it, would make a
+        # reference cycle through the error's traceback that keeps every frame of the failed
+        # request (and the query solutions in them) until the collector runs, on whichever
+        # thread it runs (pyoxigraph's solutions may only be dropped by their own thread).
+        try:
+            raise error from cause
+        finally:
+            del error, cause
 
 
 def _replace_in_one_operation(graph: NamedNode, quads: list[Quad]) -> str:

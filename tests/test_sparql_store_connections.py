@@ -10,9 +10,11 @@ sent again and which are not.
 from __future__ import annotations
 
 import contextlib
+import gc
 import io
 import socket
 import threading
+import weakref
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -101,6 +103,19 @@ def relayed(base: str) -> Iterator[Relay]:
         relay.close()
 
 
+@pytest.fixture(autouse=True)
+def collect_on_this_thread() -> Iterator[None]:
+    """Collect a test's cyclic garbage on the test's own thread when it ends.
+
+    pyoxigraph's query solutions may only be dropped by the thread that made them. A frame
+    kept in a cycle (an exception's traceback) is otherwise collected whenever the collector
+    next runs — in these tests, often in a relay thread of the next test, which pyo3 reports
+    as an error and leaks the object.
+    """
+    yield
+    gc.collect()
+
+
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """An ``oxigraph serve --timeout-s 1`` holding two graphs (60 and 3 triples)."""
@@ -152,6 +167,7 @@ def test_a_query_past_the_deadline_does_not_poison_the_pool(engine: str) -> None
         solutions = store.query(f"SELECT ?o WHERE {{ GRAPH <{G2}> {{ ?s ?p ?o }} }}")
         assert isinstance(solutions, QuerySolutions)
         assert {row["o"].value for row in solutions} == {"b"}
+        del solutions  # this frame may outlive the test in a cycle (collect_on_this_thread)
         store.close()
     assert relay.accepted == 2
 
@@ -337,4 +353,41 @@ def test_graph_reads_follow_a_redirect_and_queries_say_where_to(engine: str) -> 
         with pytest.raises(StoreUnavailable) as caught:  # a POSTed query cannot follow
             store.query("ASK {}")
         assert f"{engine}/query" in str(caught.value)
+        store.close()
+
+
+# -- what a failed request leaves behind ------------------------------------------------------
+
+
+def test_a_failed_request_leaves_no_reference_cycle() -> None:
+    """The frames of a failed request are freed at once, not when the collector next runs.
+
+    Otherwise what they hold (pyoxigraph's query solutions, which only their own thread may
+    drop) is collected on whichever thread the collector runs in.
+    """
+
+    class Marker:
+        pass
+
+    with socket.create_server(("127.0.0.1", 0)) as closed:
+        port = closed.getsockname()[1]
+    store = SparqlStore.for_endpoint(f"http://127.0.0.1:{port}/query", retries=0)
+
+    def ask(marker: Marker) -> None:  # a caller's frame the error passes through
+        store.query("ASK {}")
+
+    marker = Marker()
+    alive = weakref.ref(marker)
+    gc.disable()
+    try:
+        try:
+            ask(marker)
+        except StoreUnavailable:
+            pass
+        else:
+            raise AssertionError("a closed port answered")
+        del marker
+        assert alive() is None
+    finally:
+        gc.enable()
         store.close()
