@@ -41,7 +41,7 @@ import threading
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -969,13 +969,16 @@ class SearchIndex:
                         # facets are counted here (numpy): both let go of the GIL. Only the
                         # worker touches the database meanwhile; the lock is still held.
                         pending = self._worker().submit(paged)
-                        sets = self._match_sets()
-                        counted = (
-                            sets.counts(mask, FACET_VALUES * 4, shown=FACET_VALUES)
-                            if facets
-                            else []
-                        )
-                        years, values = sets.years(mask), sets.values
+                        try:
+                            sets = self._match_sets()
+                            counted = (
+                                sets.counts(mask, FACET_VALUES * 4, shown=FACET_VALUES)
+                                if facets
+                                else []
+                            )
+                            years, values = sets.years(mask), sets.values
+                        finally:  # the worker is done with the database before the lock goes
+                            wait([pending])
                         total, hits = pending.result()
                     else:
                         total, hits = paged()
