@@ -49,6 +49,14 @@ class Cell:
         """Successful requests per second of wall time."""
         return len(self.latencies) / self.wall if self.wall > 0 else 0.0
 
+    def record(self, response: Response) -> None:
+        """Count a 200 as a latency, anything else as an error with the start of its body."""
+        if response.status == 200:
+            self.latencies.append(response.seconds)
+        else:
+            snippet = response.body[:200].decode("utf-8", "replace")
+            self.errors.append(f"HTTP {response.status}: {snippet}")
+
 
 class Client:
     """One keep-alive connection to a loopback server."""
@@ -124,11 +132,7 @@ def measure(
                         cell.errors.append(str(e))
                     continue
                 with lock:
-                    if response.status == 200:
-                        cell.latencies.append(response.seconds)
-                    else:
-                        snippet = response.body[:200].decode("utf-8", "replace")
-                        cell.errors.append(f"HTTP {response.status}: {snippet}")
+                    cell.record(response)
         finally:
             client.close()
 
@@ -176,11 +180,7 @@ def measure_interleaved(
                     cell.wall += time.perf_counter() - begin
                     continue
                 cell.wall += time.perf_counter() - begin
-                if response.status == 200:
-                    cell.latencies.append(response.seconds)
-                else:
-                    snippet = response.body[:200].decode("utf-8", "replace")
-                    cell.errors.append(f"HTTP {response.status}: {snippet}")
+                cell.record(response)
     finally:
         for client in clients:
             client.close()
