@@ -179,7 +179,7 @@ class _Splitter:
         # The sorter gets the file open (it is renamed into place when it is complete).
         reader = os.open(self.nquads.partial, os.O_RDONLY)
         command = [sys.executable, "-m", "cokg.union", str(self.scratch), str(self.chunk_lines)]
-        command += [self.base_iri, str(reader)]
+        command += [self.base_iri, str(reader), str(os.getpid())]
         try:
             with (self.scratch / "sort.err").open("wb") as errors:
                 self._child = subprocess.Popen(
@@ -234,10 +234,12 @@ class _Follower:
     """Reads an open file as it is written, until ``done`` says its size; hashes what it reads.
 
     ``done`` appears (holding the final size in bytes) once the writer has flushed it all.
+    ``writer`` is the pid of the writing process, this one's parent: if it goes away without a
+    word (killed), the follower stops with an error instead of waiting for the file for ever.
     """
 
-    def __init__(self, descriptor: int, done: Path) -> None:
-        self.descriptor, self.done = descriptor, done
+    def __init__(self, descriptor: int, done: Path, writer: int) -> None:
+        self.descriptor, self.done, self.writer = descriptor, done, writer
         self.digest = hashlib.sha256()
         self.lines = 0
 
@@ -253,7 +255,9 @@ class _Follower:
                     if size is None and self.done.exists():
                         size = int(self.done.read_text(encoding="ascii"))
                     elif size is None:
-                        time.sleep(0.02)
+                        if os.getppid() != self.writer:
+                            raise CokgError("the process writing the N-Quads dump has gone")
+                        time.sleep(0.02)  # the writer is reading the store: wait for more
                     continue
                 seen += len(data)
                 self.digest.update(data)
@@ -550,17 +554,19 @@ _XSD_STRING = f"^^<{XSD}string>"
 
 
 def _main(argv: list[str]) -> None:
-    """The sorter: ``python -m cokg.union SCRATCH CHUNK_LINES BASE_IRI FD`` (FD: the N-Quads).
+    """The sorter: ``python -m cokg.union SCRATCH CHUNK_LINES BASE_IRI FD WRITER``.
+
+    FD is the N-Quads file, open; WRITER the pid of the process writing it.
 
     Follows the N-Quads file as it is written (until ``SCRATCH/done`` gives its size), writes
     the runs, and prints how many, the file's SHA-256 and its number of lines.
     """
     gc.disable()  # short-lived, and nothing here makes reference cycles
-    if len(argv) != 4:
-        raise SystemExit("usage: python -m cokg.union SCRATCH CHUNK_LINES BASE_IRI FD")
+    if len(argv) != 5:
+        raise SystemExit("usage: python -m cokg.union SCRATCH CHUNK_LINES BASE_IRI FD WRITER")
     scratch = Path(argv[0])
     sorter = _Sorter(scratch, int(argv[1]), argv[2])
-    follower = _Follower(int(argv[3]), scratch / "done")
+    follower = _Follower(int(argv[3]), scratch / "done", int(argv[4]))
     sorter.add(follower)
     print(sorter.close(), follower.digest.hexdigest(), follower.lines)
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import IO, Any, cast
 
@@ -165,3 +168,42 @@ def test_a_triple_term_cannot_be_written_in_json_ld() -> None:
     line = "<< <http://e.org/a> <http://e.org/b> <http://e.org/c> >> <http://e.org/p> <http://e.org/o> ."
     with pytest.raises(CokgError, match=r"JSON-LD 1\.1"):
         _jsonld_nodes([line], {})
+
+
+LAUNCHER = """
+import os, subprocess, sys
+scratch, nquads = sys.argv[1], sys.argv[2]
+fd = os.open(nquads, os.O_RDONLY)
+with open(os.path.join(scratch, "sort.err"), "wb") as errors:
+    child = subprocess.Popen(
+        [sys.executable, "-m", "cokg.union", scratch, "40", "https://kb.example/", str(fd),
+         str(os.getpid())],
+        pass_fds=(fd,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors,
+    )
+print(child.pid)
+"""
+
+
+def test_a_sorter_whose_writer_died_stops(tmp_path: Path) -> None:
+    """A sorter left behind by a killed dump (no ``done`` will come) ends, with a reason."""
+    nquads = tmp_path / "cokg.nq.partial"
+    nquads.write_bytes(b"<https://kb.example/a> <https://kb.example/b> <https://kb.example/c> .\n")
+    launched = subprocess.run(
+        [sys.executable, "-c", LAUNCHER, str(tmp_path), str(nquads)],
+        capture_output=True,
+        check=True,
+        text=True,
+    )
+    pid = int(launched.stdout)  # the launcher, its writer, has exited by now
+    deadline = time.monotonic() + 60
+    while Path(f"/proc/{pid}").exists() and "Z" not in _state(pid):
+        assert time.monotonic() < deadline, "the sorter still waits for a writer that is gone"
+        time.sleep(0.05)
+    assert "the process writing the N-Quads dump has gone" in (tmp_path / "sort.err").read_text()
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return "Z"
