@@ -21,8 +21,9 @@ import logging
 import threading
 import time
 import weakref
+from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 from flask import Blueprint, Response, current_app, render_template, request
 from flask.blueprints import BlueprintSetupState
@@ -31,6 +32,7 @@ from flask.sansio.app import App
 from cokg.search import (
     FACETS,
     MAX_PAGE_SIZE,
+    FacetValue,
     SearchError,
     SearchIndex,
     SearchResult,
@@ -213,6 +215,35 @@ def page_url(path: str, changes: dict[str, Any], *, drop: tuple[str, ...] = ()) 
     return path + ("?" + urlencode(pairs) if pairs else "")
 
 
+def facet_urls(
+    path: str, name: str, chosen: Sequence[str], values: Sequence[FacetValue]
+) -> list[str]:
+    """Return, for each of ``values`` of facet ``name``, the URL of the search with that value
+    added to the selection (or taken out of it when selected), back on the first page.
+
+    The same URLs as :func:`page_url` gives one by one, but the other parameters are encoded
+    once for all of a facet's values (a page lists up to 250 values).
+    """
+    others = [
+        (other, value)
+        for other in request.args
+        if other not in (name, "page")
+        for value in request.args.getlist(other)
+        if value != ""
+    ]
+    head = urlencode([*others, *((name, k) for k in chosen)])
+    start = f"{path}?{head}&" if head else f"{path}?"
+    parameter = quote_plus(name) + "="  # as urlencode writes it
+    urls = []
+    for value in values:
+        if value.selected:
+            kept = urlencode([*others, *((name, k) for k in chosen if k != value.key)])
+            urls.append(f"{path}?{kept}" if kept else path)
+        else:
+            urls.append(start + parameter + quote_plus(value.key))
+    return urls
+
+
 def _json(result: SearchResult) -> Response:
     path = request.script_root + "/search.json"
     document = result_json(result, link=lambda n: page_url(path, {"page": n}))
@@ -255,21 +286,9 @@ def search_page() -> Response:
     path = request.script_root + "/search"
     base = cokg_state().base_iri
     facet_links = {
-        name: [
-            (
-                value,
-                page_url(
-                    path,
-                    {
-                        name: [k for k in selection.facets.get(name, []) if k != value.key]
-                        if value.selected
-                        else [*selection.facets.get(name, []), value.key]
-                    },
-                    drop=("page",),
-                ),
-            )
-            for value in values
-        ]
+        name: list(
+            zip(values, facet_urls(path, name, selection.facets.get(name, []), values), strict=True)
+        )
         for name, values in result.facets.items()
     }
     chosen_filters = [

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
 import pytest
 from flask import Flask
@@ -125,6 +126,47 @@ def test_the_page_shows_hits_facets_and_escapes(client: FlaskClient) -> None:
     page = response.get_data(as_text=True)
     assert 'href="/id/project/mainstreaming-participatory-budgeting"' in page
     assert "<mark>" in page and 'id="facet-keyword"' in page
+
+
+def facet_hrefs(page: str, facet: str) -> dict[str, tuple[str, bool]]:
+    """The facet's values on the search page: label -> (link, whether it is selected)."""
+    section = page.split(f'id="facet-{facet}"', 1)[1].split("</section>", 1)[0]
+    found = {}
+    for item in section.split("<li")[1:]:
+        link = item.split('href="', 1)[1].split('"', 1)[0]
+        label = item.split('class="facet-label">', 1)[1].split("<", 1)[0]
+        found[label] = (html.unescape(link), 'aria-current="true"' in item)
+    return found
+
+
+def test_facet_links_add_or_remove_one_value_and_keep_the_rest(client: FlaskClient) -> None:
+    """A facet value's link keeps the text, the years and the other chosen values, adds the
+    value (or, for a chosen one, takes it out) and goes back to the first page."""
+    query = "q=co-production&from=2010&keyword=community-empowerment&page=1&size=5"
+    page = client.get("/search?" + query).get_data(as_text=True)
+    keywords = facet_hrefs(page, "keyword")
+    chosen_link, selected = keywords["community empowerment"]
+    assert selected
+    assert parse_qsl(chosen_link.split("?", 1)[1]) == [
+        ("q", "co-production"),
+        ("from", "2010"),
+        ("size", "5"),
+    ]
+    others = {label: link for label, (link, chosen) in keywords.items() if not chosen}
+    assert others
+    for link in others.values():
+        pairs = parse_qsl(link.split("?", 1)[1])
+        assert pairs[:4] == [
+            ("q", "co-production"),
+            ("from", "2010"),
+            ("size", "5"),
+            ("keyword", "community-empowerment"),
+        ]
+        assert len(pairs) == 5 and pairs[4][0] == "keyword" and "page" not in dict(pairs)
+    # following a link narrows the results to entries with both keywords
+    label, link = next(iter(others.items()))
+    narrowed = client.get(link).get_data(as_text=True)
+    assert facet_hrefs(narrowed, "keyword")[label][1]
 
 
 def test_no_results_say_so_with_a_suggestion(client: FlaskClient) -> None:
