@@ -29,6 +29,7 @@ from . import create_app
 from .bounded import BoundedSparqlStore
 from .embedded import default_data_dir, lock_data_dir, prepare_embedded_store
 from .engine import OxigraphEngine
+from .search import warm_up as warm_up_search
 
 log = logging.getLogger("cokg.serve")
 
@@ -76,6 +77,7 @@ def serve(
             if engine is not None:  # its files tell when the store last changed (Last-Modified)
                 settings["STORE_LOCATION"] = str(engine.location)
             app = create_app(settings, store=backend)
+            warm_up_search(app)  # the first search need not wait for the index
             if engine is not None:
                 app.extensions["cokg"].engine_status = engine.status
             try:

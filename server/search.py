@@ -123,9 +123,26 @@ class SearchService:
             elif fingerprint != self.index.fingerprint:
                 log.info("the store changed behind the search index's back: rebuilding it")
                 self.index.build(self._state.store)
+                self.index.warm()
             self._verified = True
         except Exception:
             log.exception("checking the search index against the store failed")
+
+    def warm_up(self) -> threading.Thread:
+        """Make the index ready in a background thread: built if there is none, checked
+        against the store, its entry sets read into memory. ``cokg serve`` calls it at start,
+        so that the first search does not wait for any of it (unless it comes first)."""
+
+        def run() -> None:
+            try:
+                self.current()
+                self.index.warm()
+            except Exception:
+                log.exception("making the search index ready failed")
+
+        thread = threading.Thread(target=run, name="cokg-search-warm-up", daemon=True)
+        thread.start()
+        return thread
 
     def check_now(self) -> None:
         """Run the background check in this thread (tests, and after a bulk load)."""
@@ -154,9 +171,18 @@ def _setup(setup: BlueprintSetupState) -> None:
     setup.app.extensions[EXTENSION] = SearchService(setup.app)
 
 
+def warm_up(app: App) -> threading.Thread:
+    """Make ``app``'s search index ready in the background (:meth:`SearchService.warm_up`)."""
+    return _service_of(app).warm_up()
+
+
 def search_service() -> SearchService:
     """Return the search service of the app handling the current request."""
-    service = current_app.extensions[EXTENSION]
+    return _service_of(current_app)
+
+
+def _service_of(app: App) -> SearchService:
+    service = app.extensions[EXTENSION]
     if not isinstance(service, SearchService):
         raise TypeError(f"app.extensions[{EXTENSION!r}] is not a SearchService")
     return service

@@ -295,3 +295,28 @@ def test_a_kept_index_answers_at_once_and_is_checked(tmp_path: Path) -> None:
     assert checker is not None
     checker.join(timeout=30)
     assert hits(client, "q=quarkly") == [NEW]
+
+
+def test_warm_up_makes_the_index_ready_before_the_first_search(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What ``cokg serve`` does at start: the index is built and its entry sets read in the
+    background, so the first search neither builds nor reads them."""
+    from cokg.search import SearchIndex
+    from cokg.search_sets import MatchSets
+    from cokg.server.search import warm_up
+
+    settings = {"TESTING": True, "SEARCH_INDEX": str(tmp_path / "search.sqlite3")}
+    app = create_app({**settings, "SEARCH_CHECK_SECONDS": 3600}, store=open_knowledge_base())
+    thread = warm_up(app)
+    thread.join(timeout=60)
+    assert not thread.is_alive()
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the first search did work the warm-up should have done")
+
+    monkeypatch.setattr(SearchIndex, "build", refuse)
+    monkeypatch.setattr(MatchSets, "load", refuse)
+    answer = app.test_client().get("/search.json?q=coproduction").json
+    assert answer is not None and answer["hits"][0]["iri"] == WELSH
+    assert answer["facets"]["keyword"]
