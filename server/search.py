@@ -129,14 +129,19 @@ class SearchService:
             log.exception("checking the search index against the store failed")
 
     def warm_up(self) -> threading.Thread:
-        """Make the index ready in a background thread: built if there is none, checked
+        """Make an index kept from an earlier run ready in a background thread: checked
         against the store, its entry sets read into memory. ``cokg serve`` calls it at start,
-        so that the first search does not wait for any of it (unless it comes first)."""
+        so that the first search does not wait for the sets (seconds at 100 000 entries).
+
+        A new index is left to the first search, as before: building one takes minutes of a
+        core on a large store, which a server that may never be searched should not spend.
+        """
 
         def run() -> None:
             try:
-                self.current()
-                self.index.warm()
+                if self.index.fingerprint is not None:
+                    self.current()
+                    self.index.warm()
             except Exception:
                 log.exception("making the search index ready failed")
 

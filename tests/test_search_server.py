@@ -300,13 +300,15 @@ def test_a_kept_index_answers_at_once_and_is_checked(tmp_path: Path) -> None:
 def test_warm_up_makes_the_index_ready_before_the_first_search(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """What ``cokg serve`` does at start: the index is built and its entry sets read in the
-    background, so the first search neither builds nor reads them."""
+    """What ``cokg serve`` does at start with the index of an earlier run: it is checked and
+    its entry sets read in the background, so the first search neither builds nor reads."""
     from cokg.search import SearchIndex
     from cokg.search_sets import MatchSets
     from cokg.server.search import warm_up
 
     settings = {"TESTING": True, "SEARCH_INDEX": str(tmp_path / "search.sqlite3")}
+    earlier = create_app(settings, store=open_knowledge_base())
+    assert hits(earlier.test_client(), "q=coproduction")[0] == WELSH  # builds the index
     app = create_app({**settings, "SEARCH_CHECK_SECONDS": 3600}, store=open_knowledge_base())
     thread = warm_up(app)
     thread.join(timeout=60)
@@ -320,3 +322,15 @@ def test_warm_up_makes_the_index_ready_before_the_first_search(
     answer = app.test_client().get("/search.json?q=coproduction").json
     assert answer is not None and answer["hits"][0]["iri"] == WELSH
     assert answer["facets"]["keyword"]
+
+
+def test_warm_up_leaves_a_new_index_to_the_first_search(tmp_path: Path) -> None:
+    """No index yet: nothing is built at start (minutes on a large store); the first search
+    builds it."""
+    from cokg.server.search import EXTENSION, warm_up
+
+    settings = {"TESTING": True, "SEARCH_INDEX": str(tmp_path / "search.sqlite3")}
+    app = create_app(settings, store=open_knowledge_base())
+    warm_up(app).join(timeout=60)
+    assert app.extensions[EXTENSION].index.fingerprint is None
+    assert hits(app.test_client(), "q=coproduction")[0] == WELSH
