@@ -6,8 +6,9 @@
 Starts ``oxigraph serve-read-only --union-default-graph`` on the store (as :mod:`bench.pages`
 does), then, for ``--samples`` entries drawn with ``--seed``: times each query the page sends,
 alone, through a :class:`~cokg.sparql_store.SparqlStore`; times the page through the cokg app
-in-process (Flask test client, no waitress), each entry once (cold: no response cached) and
-again; and profiles the cold pages. Prints the medians and the profile.
+in-process (Flask test client, no waitress; the page cache off, ``STORE_LOCATION`` naming the
+store's folder, as :mod:`bench.pages`' cold side), each entry once and again; and profiles a
+third set of entries' pages. Prints the medians and the profile.
 """
 
 from __future__ import annotations
@@ -57,7 +58,10 @@ def main(argv: list[str] | None = None) -> None:
                     list(store.query(build(iri)))  # type: ignore[arg-type]
                     times.append(time.perf_counter() - begin)
                 print(f"query {name:<18} median {statistics.median(times) * 1000:6.2f} ms")
-            app = create_app({"PAGE_CACHE_SIZE": 0}, store=store)
+            # as bench.pages' cold side: no page cache, the engine's folder known (so the
+            # store's last write time, and what the app keeps per version of the store)
+            settings = {"PAGE_CACHE_BYTES": 0, "STORE_LOCATION": str(options.store.resolve())}
+            app = create_app(settings, store=store)
             client = app.test_client()
             timings: dict[str, list[float]] = {"cold": [], "again": [], "profiled": []}
             profile = cProfile.Profile()

@@ -393,12 +393,23 @@ def _with_prefixes(sparql: str) -> str:
     'PREFIX schema: <https://schema.org/>'
     """
     declared = {name.lower() for name in re.findall(r"(?i)PREFIX\s*([^\s:]*):", sparql)}
+    used = set(_prefix_use(tuple(PREFIXES)).findall(sparql))  # one pass, not one per prefix
     missing = [
         f"PREFIX {name}: <{iri}>"
         for name, iri in PREFIXES.items()
-        if name not in declared and re.search(rf"(?<![\w.\-]){name}:", sparql)
+        if name not in declared and name in used
     ]
     return " ".join(missing) + "\n" + sparql if missing else sparql
+
+
+@functools.lru_cache(maxsize=4)
+def _prefix_use(names: tuple[str, ...]) -> re.Pattern[str]:
+    """A pattern whose matches are the uses ``name:`` of the prefixes ``names`` in a text.
+
+    No match can hide another: one starts only where no name character comes before it.
+    """
+    alternatives = "|".join(re.escape(name) for name in sorted(names, key=len, reverse=True))
+    return re.compile(rf"(?<![\w.\-])({alternatives}):")
 
 
 def _engine_message(body: bytes) -> str:

@@ -21,6 +21,12 @@ A cached page is never older than the store, as far as the server can know:
   they did, so its pages are not cached;
 - a page whose data was read before the cache was emptied is not stored (generations);
   nothing is stored before the first fingerprint reading is known.
+
+The cache also holds the labels of the properties pages show (:meth:`PageCache.property_labels`):
+they are the same for every page, so a page asks the engine only for those it has not seen yet.
+They are kept for one version of the store (its last write time) and emptied with the pages,
+by the same rules, even when ``PAGE_CACHE_BYTES`` is 0 for a store on disk (its version then
+still tells of every write); a store in memory with the page cache off keeps none.
 """
 
 from __future__ import annotations
@@ -68,6 +74,8 @@ class PageCache:
         self._version: str | None = None if check_every is not None else ""
         self._checked = float("-inf")
         self._checker: threading.Thread | None = None
+        self._terms_version: Hashable = None
+        self._terms: dict[str, str | None] = {}
 
     @property
     def enabled(self) -> bool:
@@ -107,12 +115,38 @@ class PageCache:
                 _, dropped = self._pages.popitem(last=False)
                 self._bytes -= len(dropped.body) + len(dropped.link) + 200
 
+    def property_labels(self, version: Hashable) -> dict[str, str | None] | None:
+        """Return the labels of properties known for the store's ``version``, or None.
+
+        A property without a label maps to None. None (no mapping at all) when labels cannot be
+        kept: the version does not tell of every write (a store in memory whose fingerprint is
+        not read, the page cache being off) or is unknown (None).
+        """
+        if version is None or self._version is None:
+            return None
+        with self._lock:
+            return dict(self._terms) if self._terms_version == version else {}
+
+    def add_property_labels(
+        self, version: Hashable, labels: dict[str, str | None], generation: int
+    ) -> None:
+        """Keep ``labels`` (None: no label) for ``version`` unless the cache was emptied since
+        ``generation`` (read before the labels were)."""
+        with self._lock:
+            if generation != self._generation or self._version is None or version is None:
+                return
+            if self._terms_version != version:
+                self._terms_version = version
+                self._terms = {}
+            self._terms.update(labels)
+
     def invalidate(self, _event: object = None) -> None:
         """Empty the cache; pages being rendered now are not stored."""
         with self._lock:
             self._generation += 1
             self._pages.clear()
             self._bytes = 0
+            self._terms.clear()
 
     def __len__(self) -> int:
         return len(self._pages)
@@ -156,3 +190,4 @@ class PageCache:
                 self._generation += 1
                 self._pages.clear()
                 self._bytes = 0
+                self._terms.clear()

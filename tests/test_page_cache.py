@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -197,3 +198,103 @@ def test_a_store_on_disk_shows_any_write_at_once(tmp_path: Path) -> None:
     assert "Written again" in client.get(PAGE).get_data(as_text=True)
     assert "Written again" in served_from_cache(client)
     store.close()
+
+
+# -- the labels of properties, kept per version of the store -----------------------------------
+
+VOCABULARY = BASE + "graph/vocabulary"
+TITLE = "http://purl.org/dc/terms/title"
+
+
+def title_label(label: str) -> bytes:
+    return f'<{TITLE}> <http://www.w3.org/2000/01/rdf-schema#label> "{label}"@en .'.encode()
+
+
+def shown_label(client: FlaskClient) -> str:
+    """The label the entry page gives dcterms:title (the name of its group of values)."""
+    page = client.get(PAGE).get_data(as_text=True)
+    found = re.search(
+        rf'<span class="property-label">([^<]*)</span>\s*<[^>]* title="{TITLE}"', page
+    )
+    assert found, "the page has no group of dcterms:title values"
+    return found.group(1)
+
+
+def kept_labels(app: Flask, client: FlaskClient) -> dict[str, str | None]:
+    """Ask for the page until the app keeps the labels of its properties (the store settled)."""
+    from cokg.server.resources import last_change
+
+    deadline = time.monotonic() + SETTLE + 30
+    while True:
+        client.get(PAGE)
+        with app.test_request_context(PAGE):
+            kept = cache_of(app).property_labels(last_change())
+        if kept:
+            return kept
+        assert time.monotonic() < deadline, "the labels of the page's properties were never kept"
+        time.sleep(0.05)
+
+
+def test_property_labels_kept_with_the_cache_off_show_every_write(tmp_path: Path) -> None:
+    """A store on disk, the page cache off (a cold page): the labels of properties are kept
+    for the store's version, and a write through the app or behind its back shows at once."""
+    store = OxigraphStore(tmp_path / "store")
+    store.replace_graph(GRAPH, entry("First title"), TURTLE)
+    store.replace_graph(VOCABULARY, title_label("Label one"), TURTLE)
+    settings = {"TESTING": True, "BASE_IRI": BASE, "WRITE_TOKEN": TOKEN, "PAGE_CACHE_BYTES": 0}
+    app = create_app(settings, store=store)
+    client = app.test_client()
+    assert shown_label(client) == "Label one"
+    assert kept_labels(app, client)[TITLE] == "Label one"
+    assert shown_label(client) == "Label one"  # now from what the app keeps
+    update = (
+        f"DELETE WHERE {{ GRAPH <{VOCABULARY}> {{ <{TITLE}> ?p ?o }} }};\n"
+        f'INSERT DATA {{ GRAPH <{VOCABULARY}> {{ <{TITLE}> rdfs:label "Label two"@en }} }}'
+    )
+    answer = client.post(
+        "/sparql", data=update, headers={**AUTH, "Content-Type": "application/sparql-update"}
+    )
+    assert answer.status_code in (200, 204)
+    for _ in range(3):  # at once, and while the store settles
+        assert shown_label(client) == "Label two"
+    assert kept_labels(app, client)[TITLE] == "Label two"
+    store.replace_graph(VOCABULARY, title_label("Label three"), TURTLE)  # not through the app
+    for _ in range(3):
+        assert shown_label(client) == "Label three"
+    assert kept_labels(app, client)[TITLE] == "Label three"
+    store.close()
+
+
+def test_property_labels_in_memory_show_a_write_at_once(client: FlaskClient) -> None:
+    store = client.application.extensions["cokg"].store
+    store.replace_graph(VOCABULARY, title_label("Label one"), TURTLE)
+    cache_of(client.application).check_now()
+    assert shown_label(client) == "Label one"
+    kept_labels(client.application, client)
+    put = client.put(
+        "/rdf-graph-store",
+        query_string={"graph": VOCABULARY},
+        data=title_label("Label two"),
+        headers={**AUTH, "Content-Type": "text/turtle"},
+    )
+    assert put.status_code in (200, 201, 204)
+    assert shown_label(client) == "Label two"
+    kept_labels(client.application, client)
+    # behind the app's back, the store's size changing: seen by the fingerprint
+    store.replace_graph(VOCABULARY, title_label("Label three") + b"\n" + title_label("3"), TURTLE)
+    cache_of(client.application).check_now()  # what the timed check does
+    assert shown_label(client) in ("Label three", "3")
+
+
+def test_property_labels_are_not_kept_in_memory_with_the_cache_off() -> None:
+    """In memory, nothing tells of a write behind the app's back but the page cache's
+    fingerprint: with the cache off, each page asks for its properties' labels."""
+    app = make_app(PAGE_CACHE_BYTES=0)
+    client = app.test_client()
+    store = app.extensions["cokg"].store
+    store.replace_graph(VOCABULARY, title_label("Label one"), TURTLE)
+    assert shown_label(client) == "Label one"
+    store.replace_graph(VOCABULARY, title_label("Label two"), TURTLE)  # not through the app
+    assert shown_label(client) == "Label two"
+    with app.test_request_context(PAGE):
+        assert cache_of(app).property_labels(None) is None

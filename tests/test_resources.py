@@ -447,6 +447,14 @@ def test_an_entry_page_reads_like_the_entry(client: FlaskClient) -> None:
     assert_links(response.headers["Link"], "project/mainstreaming-participatory-budgeting")
 
 
+def test_an_entry_page_shows_the_queries_of_its_reading_view(client: FlaskClient) -> None:
+    entry = client.get("/page/project/value-co-creation-greater-manchester").get_data(as_text=True)
+    assert "<summary>The contributors and documents of the entry</summary>" in entry
+    assert "<summary>The authors of the documents" in entry
+    document = client.get("/page/document/theory-of-change-guide").get_data(as_text=True)
+    assert "The contributors and documents of the entry" not in document
+
+
 def test_outbound_identifiers_are_marked(client: FlaskClient) -> None:
     page = client.get("/page/organisation/university-of-edinburgh").get_data(as_text=True)
     assert 'class="term iri external" href="https://ror.org/' in page
