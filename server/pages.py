@@ -520,7 +520,6 @@ def _render_page(resource: Resource, terms: _TermLabels) -> CachedPage:
         "inverse": inverse,
         "schema_jsonld": schema_jsonld(iri, own, labels),
         "formats": [(fmt.label, resource.data_url(fmt), fmt.media_type) for fmt in RDF_FORMATS],
-        "queries": [(caption, text, _query_href(text)) for caption, text in queries],
         "summary": _first_literal(
             own, (DCTERMS + "description", SKOS + "definition", RDFS + "comment")
         ),
@@ -549,7 +548,7 @@ def _render_page(resource: Resource, terms: _TermLabels) -> CachedPage:
     if iri == COP_ONTOLOGY:
         context["terms"] = _ontology_terms(store, labels)
         queries.append(("The terms of the ontology", ONTOLOGY_QUERY))
-    context["queries"] = [(caption, text, _query_href(text)) for caption, text in queries]
+    context["queries"] = [(caption, text, _query_href(text, iri)) for caption, text in queries]
     body = render_template(
         "resource.html", paragraphs=paragraphs, group_list=group_list, **context
     ).encode("utf-8")
@@ -710,13 +709,17 @@ def _entry(
     document in order (:func:`authors_in_order`).
     """
 
+    by_property: dict[str, list[object]] = defaultdict(list)
+    for t in own:
+        by_property[t.predicate.value].append(t.object)
+
     def objects(prop: str) -> list[Value]:
-        found = [labels.value(t.object) for t in own if t.predicate.value == prop]
+        found = [labels.value(o) for o in by_property.get(prop, ())]
         return sorted(found, key=lambda v: v.text.lower())
 
     def literal(prop: str) -> str | None:
-        found = [_text(t.object) for t in own if t.predicate.value == prop]
-        return found[0] if found else None
+        found = by_property.get(prop)
+        return _text(found[0]) if found else None
 
     contributors: dict[str, dict[str, Any]] = {}
     documents: dict[str, dict[str, Any]] = {}
@@ -757,9 +760,9 @@ def _entry(
         "date": readable_date(literal(DCTERMS + "date")),
         "description": paragraphs(literal(DCTERMS + "description") or ""),
         "keywords": objects(DCTERMS + "subject"),
-        "facets": [(name, objects(prop)) for prop, name in _FACETS if objects(prop)],
+        "facets": [(name, values) for prop, name in _FACETS if (values := objects(prop))],
         "funders": objects(SCHEMA + "funder"),
-        "notes": [_text(t.object) for t in own if t.predicate.value == SKOS + "editorialNote"],
+        "notes": [_text(o) for o in by_property.get(SKOS + "editorialNote", ())],
         "contributors": sorted(contributors.values(), key=lambda p: p["value"].text),
         "outputs": sorted(
             (d for d in documents.values() if d["kind"] == "Output"), key=lambda d: d["value"].text
@@ -981,21 +984,23 @@ def _humane(iri: str) -> str:
     return words or iri
 
 
-def _query_href(query: str) -> str:
-    prologue = _PROLOGUE
-    if query.startswith(prologue):  # most queries shown: their common part encoded once
-        encoded = _form_quoted_prologue() + form_quote(query[len(prologue) :])
-    else:
+def _query_href(query: str, iri: str | None = None) -> str:
+    """Return the link that opens ``query`` in the query page.
+
+    With ``iri``, the query is taken as a text about ``iri`` (:func:`sparql_iri`): the parts
+    around it are the same for every resource, and encoded once (:func:`_form_quote_part`).
+    """
+    if iri is None:
         encoded = form_quote(query)
+    else:
+        named = sparql_iri(iri)
+        encoded = form_quote(named).join(_form_quote_part(part) for part in query.split(named))
     return f"{request.script_root}/query?query={encoded}"
 
 
-_PROLOGUE = sparql_prologue()
-
-
-@functools.cache
-def _form_quoted_prologue() -> str:
-    return form_quote(_PROLOGUE)
+@functools.lru_cache(maxsize=256)
+def _form_quote_part(text: str) -> str:
+    return form_quote(text)
 
 
 def form_quote(text: str) -> str:

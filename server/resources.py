@@ -135,12 +135,21 @@ def last_change() -> datetime | None:
 
 def _newest_file(folder: Path) -> datetime | None:
     """Return the newest modification time of ``folder`` and its files (RocksDB's info log
-    ``LOG*``, rewritten without any write, does not count)."""
+    ``LOG*``, rewritten without any write, does not count).
+
+    RocksDB's table files (``*.sst``, most of a large store's files) are not read: one is never
+    changed once written, and becomes part of the store only when the ``MANIFEST`` (a file read
+    here) records it, after it was written; a new one, or one linked in by a bulk load, changes
+    the folder's time too.
+    """
     try:
         newest = folder.stat().st_mtime
         with os.scandir(folder) as entries:
             for entry in entries:
-                if entry.name.startswith(("LOG", "LOCK")) or not entry.is_file():
+                name = entry.name
+                if name.startswith(("LOG", "LOCK")) or name.endswith(".sst"):
+                    continue
+                if not entry.is_file():
                     continue
                 newest = max(newest, entry.stat().st_mtime)
     except OSError:
