@@ -208,6 +208,11 @@ class _Sink:
         self.place()
         return Written(self.size, self.digest.hexdigest(), statements)
 
+    def sync(self) -> None:
+        """Flush what is written so far to disk (so that the final flush has less to do)."""
+        self._file.flush()
+        os.fdatasync(self._file.fileno())
+
     def place(self) -> None:
         """Flush to disk and rename the file into place (atomically)."""
         self._file.flush()

@@ -27,7 +27,12 @@ from cokg.errors import CokgError, StoreUnavailable
 from cokg.formats import NQUADS
 from cokg.namespaces import RDF, XSD
 from cokg.store import OxigraphStore, ReadableStore
-from cokg.union import _jsonld_nodes, write_union
+from cokg.union import (
+    _Behind,
+    _compact_json,
+    _jsonld_nodes,
+    write_union,
+)
 
 BASE = "https://w3id.org/coprod/"
 UNION = ("nt", "ttl", "jsonld")
@@ -207,3 +212,37 @@ def _state(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (FileNotFoundError, ProcessLookupError):
         return "Z"
+
+
+class _Broken:
+    """A sink whose disk is full."""
+
+    size = 0
+
+    def write(self, data: bytes) -> int:
+        raise OSError(28, "No space left on device")
+
+
+def test_a_file_written_behind_reports_its_error_to_the_writer() -> None:
+    behind = _Behind(cast(Any, _Broken()))
+    behind.write(b"first")
+    with pytest.raises(OSError, match="No space left"):
+        behind.close()
+    with pytest.raises(OSError, match="No space left"):
+        behind.write(b"more")
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(st.characters(exclude_categories=["Cs"])),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_json)
+def test_compact_json_is_the_standard_encoders_text(value: Any) -> None:
+    standard = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    assert _compact_json()(value) == standard(value)
