@@ -245,6 +245,7 @@ class Labels:
         self.base_iri = cokg_state().base_iri
         self.prefixes, self.namespaces = _prefix_table(self.base_iri)
         self.page_root = request.script_root + "/page/"
+        self._iris: dict[str, Value] = {}  # an IRI is shown the same wherever it appears
 
     def compact(self, iri: str) -> str:
         """Return ``iri`` as ``prefix:local`` when a known namespace holds it, else the IRI."""
@@ -265,7 +266,10 @@ class Labels:
         """Return how ``term`` is shown."""
         if isinstance(term, NamedNode):
             iri = term.value
-            return self._iri_value(iri, self.known.get(iri), iri in self.described)
+            shown = self._iris.get(iri)
+            if shown is None:
+                shown = self._iris[iri] = self.iri_value(iri)
+            return shown
         if isinstance(term, BlankNode):
             return Value(self.label(f"_:{term.value}") or "(a node without an IRI)", "bnode")
         if isinstance(term, Literal):
@@ -275,6 +279,10 @@ class Labels:
             note = None if datatype == XSD + "string" else self.compact(datatype)
             return Value(term.value, "literal", note=note)
         return Value(str(term), "literal")
+
+    def iri_value(self, iri: str) -> Value:
+        """Return how the IRI ``iri`` is shown (:meth:`value` of its named node)."""
+        return self._iri_value(iri, self.known.get(iri), iri in self.described)
 
     def named(self, term: object, name: str | None) -> Value:
         """Return how ``term`` is shown under ``name`` (else a compact name), as a page without
@@ -597,7 +605,7 @@ def _groups(triples: Sequence[Triple], labels: Labels, *, anchor: str) -> list[G
             len(values),
             values[start : start + PAGE_SIZE],
             f"{anchor}{index}",
-            labels.value(NamedNode(prop)).href,
+            labels.iri_value(prop).href,
             first=start + 1,
         )
         _page_links(group, start, {"values": prop})
@@ -667,7 +675,7 @@ def _inverse(
             count,
             [page_labels.value(row["s"]) for row in rows],
             f"i{index}",
-            labels.value(NamedNode(prop)).href,
+            labels.iri_value(prop).href,
             first=start + 1,
             always_count=True,
         )
