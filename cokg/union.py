@@ -74,6 +74,9 @@ _IN_MEMORY = 50_000
 
 _EXTENSIONS = ("nt", "ttl", "jsonld")
 
+UNION_FORMATS = frozenset(_EXTENSIONS)
+"""The union formats, by extension: N-Triples, Turtle, JSON-LD."""
+
 Record = tuple[bytes, bytes, bytes, bytes, int]
 """One subject: its key (the subject and a space), N-Triples, Turtle, JSON-LD, triple count."""
 
@@ -86,51 +89,64 @@ def write_union(
     chunk_lines: int,
     stem: str = "cokg",
     parallel: bool = True,
+    formats: Iterable[str] = ("nq", *_EXTENSIONS),
 ) -> dict[str, Written]:
     """Write ``store`` as ``{stem}.nq`` and its union as ``.nt``, ``.ttl`` and ``.jsonld``.
 
     Returns what was written, keyed by extension (``nq``, ``nt``, ``ttl``, ``jsonld``).
-    ``parallel=False`` keeps all the work in this process (same bytes). Raises
-    :class:`~cokg.errors.StoreUnavailable` when the store cannot be read and
-    :class:`~cokg.errors.CokgError` when the sorter process fails; no file is left
-    half-written.
+    ``formats`` chooses which of these files to write (at least one union format; each file
+    has the same bytes as when all are written, and the store is read into N-Quads anyway,
+    in the scratch folder when ``nq`` is left out). ``parallel=False`` keeps all the work in
+    this process (same bytes). Raises :class:`~cokg.errors.StoreUnavailable` when the store
+    cannot be read and :class:`~cokg.errors.CokgError` when the sorter process fails; no
+    file is left half-written. Raises ValueError for an unknown or missing format.
     """
     if chunk_lines < 1:
         raise ValueError("chunk_lines must be at least 1")
+    wanted = frozenset(formats)
+    union = wanted & UNION_FORMATS
+    if not union or not wanted <= UNION_FORMATS | {"nq"}:
+        raise ValueError(f"formats must name a union format of {sorted(UNION_FORMATS)}")
     with contextlib.ExitStack() as stack:
         scratch = Path(
             stack.enter_context(tempfile.TemporaryDirectory(prefix=".union-", dir=directory))
         )
+        kept = "nq" in wanted
+        nquads = stack.enter_context(
+            _Sink((directory if kept else scratch) / f"{stem}.nq", count_lines=True)
+        )
         sinks = {
-            ext: stack.enter_context(_Sink(directory / f"{stem}.{ext}", count_lines=ext == "nq"))
-            for ext in ("nq", *_EXTENSIONS)
+            ext: stack.enter_context(_Sink(directory / f"{stem}.{ext}"))
+            for ext in _EXTENSIONS
+            if ext in union
         }
-        splitter = _Splitter(sinks["nq"], scratch, chunk_lines, base_iri, parallel=parallel)
+        splitter = _Splitter(nquads, scratch, chunk_lines, base_iri, union, parallel=parallel)
         stack.callback(splitter.kill)
         # Each file is flushed to disk (fsync) before it is renamed into place: in threads,
         # while the rest goes on (fsync releases the GIL).
         syncing = stack.enter_context(ThreadPoolExecutor(3, thread_name_prefix="cokg-fsync"))
         began = time.perf_counter()
-        nquads = sinks["nq"]
         store.dump(cast(IO[bytes], _Tee(nquads, splitter)), NQUADS)
         nquads.flush()
         log.debug("union: %s after %.2f s", "read", time.perf_counter() - began)
-        placed = syncing.submit(nquads.place)
+        placed = syncing.submit(nquads.place if kept else nquads.flush)
         records, sha256, quads = splitter.finish(nquads.size)
         log.debug("union: %s after %.2f s", "sorted", time.perf_counter() - began)
         header = _turtle_header(prefixes_for(base_iri))
         # Hashing and writing each file run in threads of their own (they release the GIL),
         # on the core the sorter has left, while this thread merges.
-        nt, ttl, jsonld = behind = [_Behind(sinks[ext]) for ext in _EXTENSIONS]
-        for each in behind:
+        behind = {ext: _Behind(sink) for ext, sink in sinks.items()}
+        for each in behind.values():
             stack.callback(each.stop)
-        count = _write_records(records, nt, ttl, jsonld, header)
-        for each in behind:
+        count = _write_records(
+            records, behind.get("nt"), behind.get("ttl"), behind.get("jsonld"), header
+        )
+        for each in behind.values():
             each.close()
         log.debug("union: %s after %.2f s", "merged", time.perf_counter() - began)
-        committed = {ext: syncing.submit(sinks[ext].commit, count) for ext in _EXTENSIONS}
+        committed = {ext: syncing.submit(sink.commit, count) for ext, sink in sinks.items()}
         placed.result()
-        written = {"nq": Written(nquads.size, sha256, quads)}
+        written = {"nq": Written(nquads.size, sha256, quads)} if kept else {}
         written |= {ext: future.result() for ext, future in committed.items()}
         log.debug("union: %s after %.2f s", "synced", time.perf_counter() - began)
     return written
@@ -207,12 +223,20 @@ class _Splitter:
     """
 
     def __init__(
-        self, nquads: _Sink, scratch: Path, chunk_lines: int, base_iri: str, *, parallel: bool
+        self,
+        nquads: _Sink,
+        scratch: Path,
+        chunk_lines: int,
+        base_iri: str,
+        formats: frozenset[str],
+        *,
+        parallel: bool,
     ) -> None:
         self.nquads = nquads
         self.scratch = scratch
         self.chunk_lines = chunk_lines
         self.base_iri = base_iri
+        self.formats = formats
         self.parallel = parallel and bool(sys.executable)  # a Python to start the sorter with
         self._blocks: list[bytes] | None = []
         self._child: subprocess.Popen[bytes] | None = None
@@ -230,7 +254,9 @@ class _Splitter:
                 if self.parallel:
                     self._start_sorter()
                 else:
-                    self._sorter = _Sorter(self.scratch, self.chunk_lines, self.base_iri)
+                    self._sorter = _Sorter(
+                        self.scratch, self.chunk_lines, self.base_iri, self.formats
+                    )
                     self._sorter.add(self._split(blocks))
 
     def _split(self, data: bytes) -> list[bytes]:
@@ -242,7 +268,7 @@ class _Splitter:
         # The sorter gets the file open (it is renamed into place when it is complete).
         reader = os.open(self.nquads.partial, os.O_RDONLY)
         command = [sys.executable, "-m", "cokg.union", str(self.scratch), str(self.chunk_lines)]
-        command += [self.base_iri, str(reader), str(os.getpid())]
+        command += [self.base_iri, str(reader), str(os.getpid()), ",".join(sorted(self.formats))]
         try:
             with (self.scratch / "sort.err").open("wb") as errors:
                 self._child = subprocess.Popen(
@@ -272,19 +298,19 @@ class _Splitter:
                 raise _failed(child, self.scratch / "sort.err", "sorting the union")
             runs, sha256, lines = int(reply[0]), reply[1].decode(), int(reply[2])
             log.debug("union: the sorter wrote %d runs", runs)
-            return _merge_runs(self.scratch, runs, self.base_iri), sha256, lines
+            return _merge_runs(self.scratch, runs, self.base_iri, self.formats), sha256, lines
         sha256, quads = self.nquads.digest.hexdigest(), self.nquads.newlines
         if self._sorter is not None:
             if self._rest:
                 raise CokgError("the N-Quads dump does not end with a new line")
             runs = self._sorter.close()
-            return _merge_runs(self.scratch, runs, self.base_iri), sha256, quads
+            return _merge_runs(self.scratch, runs, self.base_iri, self.formats), sha256, quads
         data = b"".join(self._blocks or [])
         if data and not data.endswith(b"\n"):
             raise CokgError("the N-Quads dump does not end with a new line")
         triples = triple_lines(line + b"\n" for line in data.split(b"\n")[:-1])
         ordered = list(_unique(sorted(triples)))
-        return _records(ordered, _Formatter(self.base_iri)), sha256, quads
+        return _records(ordered, _Formatter(self.base_iri, self.formats)), sha256, quads
 
     def kill(self) -> None:
         """Stop the sorter process, if it still runs."""
@@ -358,10 +384,12 @@ def _failed(child: subprocess.Popen[bytes], log: Path, what: str) -> CokgError:
 class _Sorter:
     """Sorts triples into run files of subject records, a chunk at a time."""
 
-    def __init__(self, scratch: Path, chunk_lines: int, base_iri: str) -> None:
+    def __init__(
+        self, scratch: Path, chunk_lines: int, base_iri: str, formats: frozenset[str]
+    ) -> None:
         self.scratch = scratch
         self.chunk_lines = chunk_lines
-        self.formatter = _Formatter(base_iri)
+        self.formatter = _Formatter(base_iri, formats)
         self.runs = 0
         self._chunk: list[bytes] = []
 
@@ -409,34 +437,64 @@ def _turtle_header(prefixes: dict[str, str]) -> bytes:
 class _Formatter:
     """Formats sorted, distinct triples into subject records."""
 
-    def __init__(self, base_iri: str) -> None:
+    def __init__(self, base_iri: str, formats: frozenset[str] = UNION_FORMATS) -> None:
         self.prefixes = prefixes_for(base_iri)
         self.header = _turtle_header(self.prefixes)
         self.encode = _compact_json()
         self.keys: dict[str, tuple[str, str, bool]] = {}
+        self.turtle, self.jsonld = "ttl" in formats, "jsonld" in formats
 
     def batch(self, lines: list[bytes]) -> list[Record]:
-        """Return the records of ``lines``, sorted, distinct, each subject whole."""
+        """Return the records of ``lines``, sorted, distinct, each subject whole.
+
+        The N-Triples lines are always in a record (a subject found in several runs is
+        formatted again from them); the Turtle and JSON-LD pieces are empty when not wanted.
+        """
         data = b"".join(lines)
-        # The lines are the store's own N-Triples: no need to check the IRIs again.
-        triples = parse(data, NTRIPLES.oxigraph, lenient=True)
-        text = serialize(triples, None, TURTLE.oxigraph, prefixes=self.prefixes) or b""
-        if not text.startswith(self.header):  # pragma: no cover - a change in Oxigraph
-            raise CokgError("Oxigraph's Turtle serialiser changed how it starts a document")
-        blocks = _SUBJECT_START.split(text[len(self.header) :])
-        nodes, sizes = _jsonld_nodes(data.decode("utf-8").split("\n")[:-1], self.keys)
-        if len(blocks) != len(nodes) + 1:
-            raise CokgError("cannot cut the Turtle of a batch at its subjects")
+        if self.jsonld:
+            nodes, sizes = _jsonld_nodes(data.decode("utf-8").split("\n")[:-1], self.keys)
+            encode = self.encode
+            nodes_json = [encode(node).encode("utf-8") for node in nodes]
+        else:
+            sizes = _subject_sizes(lines)
+            nodes_json = [b""] * len(sizes)
+        if self.turtle:
+            # The lines are the store's own N-Triples: no need to check the IRIs again.
+            triples = parse(data, NTRIPLES.oxigraph, lenient=True)
+            text = serialize(triples, None, TURTLE.oxigraph, prefixes=self.prefixes) or b""
+            if not text.startswith(self.header):  # pragma: no cover - a change in Oxigraph
+                raise CokgError("Oxigraph's Turtle serialiser changed how it starts a document")
+            blocks = _SUBJECT_START.split(text[len(self.header) :])
+            if len(blocks) != len(sizes) + 1:
+                raise CokgError("cannot cut the Turtle of a batch at its subjects")
+            ttl = [block + b"\n" for block in blocks[:-1]]
+        else:
+            ttl = [b""] * len(sizes)
         records: list[Record] = []
         start = 0
-        encode = self.encode
-        for size, block, node in zip(sizes, blocks, nodes, strict=False):
+        for size, block, node in zip(sizes, ttl, nodes_json, strict=True):
             first, end = lines[start], start + size
             key = first[: first.find(b" ") + 1]
-            nt = b"".join(lines[start:end])
-            records.append((key, nt, block + b"\n", encode(node).encode("utf-8"), size))
+            records.append((key, b"".join(lines[start:end]), block, node, size))
             start = end
         return records
+
+
+def _subject_sizes(lines: list[bytes]) -> list[int]:
+    """Return the number of lines of each subject of sorted N-Triples ``lines``, in order."""
+    sizes: list[int] = []
+    previous = b""
+    count = 0
+    for line in lines:
+        key = line[: line.find(b" ") + 1]
+        if key != previous:
+            if count:
+                sizes.append(count)
+            previous, count = key, 0
+        count += 1
+    if count:
+        sizes.append(count)
+    return sizes
 
 
 def _compact_json() -> Callable[[Any], str]:
@@ -498,9 +556,11 @@ def _read_run(path: Path) -> Iterator[Record]:
             yield blob[:a], blob[a:b], blob[b:c], blob[c:], count
 
 
-def _merge_runs(scratch: Path, runs: int, base_iri: str) -> Iterator[Record]:
+def _merge_runs(
+    scratch: Path, runs: int, base_iri: str, formats: frozenset[str] = UNION_FORMATS
+) -> Iterator[Record]:
     """Yield the records of every run in subject order, merging a subject found in several."""
-    formatter = _Formatter(base_iri)
+    formatter = _Formatter(base_iri, formats)
     paths = [scratch / f"run-{run}" for run in range(runs)]
     pending: list[Record] = []
     # Ordered by the key alone: records of one subject are joined whatever their order.
@@ -528,16 +588,23 @@ _Writable = _Sink | _Behind
 
 
 def _write_records(
-    records: Iterable[Record], nt: _Writable, ttl: _Writable, jsonld: _Writable, header: bytes
+    records: Iterable[Record],
+    nt: _Writable | None,
+    ttl: _Writable | None,
+    jsonld: _Writable | None,
+    header: bytes,
 ) -> int:
     """Write the records' pieces to the three files, with their framing; return the triples.
+
+    A file given as None is left out.
 
     Turtle starts with ``header``, its ``@prefix`` lines (none when the union is empty, as Oxigraph
     writes it), JSON-LD with the context; node objects are separated by ``,`` and a new line.
     The files are left open (the caller commits them).
     """
     context = json.dumps(CONTEXT["@context"], ensure_ascii=False, indent=2)
-    jsonld.write(b'{\n"@context": ' + context.encode("utf-8") + b',\n"@graph": [')
+    if jsonld is not None:
+        jsonld.write(b'{\n"@context": ' + context.encode("utf-8") + b',\n"@graph": [')
     count = 0
     pieces: tuple[list[bytes], ...] = ([], [], [])
     size = 0
@@ -553,12 +620,15 @@ def _write_records(
         size += len(nt_piece) + len(ttl_piece) + len(jsonld_piece)
         if size >= _MERGE_BLOCK:
             for sink, piece in zip((nt, ttl, jsonld), pieces, strict=True):
-                sink.write(b"".join(piece))
+                if sink is not None:
+                    sink.write(b"".join(piece))
                 piece.clear()
             size = 0
     for sink, piece in zip((nt, ttl, jsonld), pieces, strict=True):
-        sink.write(b"".join(piece))
-    jsonld.write(b"\n]\n}\n")
+        if sink is not None:
+            sink.write(b"".join(piece))
+    if jsonld is not None:
+        jsonld.write(b"\n]\n}\n")
     return count
 
 
@@ -651,18 +721,22 @@ _XSD_STRING = f"^^<{XSD}string>"
 
 
 def _main(argv: list[str]) -> None:
-    """The sorter: ``python -m cokg.union SCRATCH CHUNK_LINES BASE_IRI FD WRITER``.
+    """The sorter: ``python -m cokg.union SCRATCH CHUNK_LINES BASE_IRI FD WRITER [FORMATS]``.
 
-    FD is the N-Quads file, open; WRITER the pid of the process writing it.
+    FD is the N-Quads file, open; WRITER the pid of the process writing it; FORMATS the union
+    formats wanted, separated by commas (default: ``jsonld,nt,ttl``).
 
     Follows the N-Quads file as it is written (until ``SCRATCH/done`` gives its size), writes
     the runs, and prints how many, the file's SHA-256 and its number of lines.
     """
     gc.disable()  # short-lived, and nothing here makes reference cycles
-    if len(argv) != 5:
-        raise SystemExit("usage: python -m cokg.union SCRATCH CHUNK_LINES BASE_IRI FD WRITER")
+    if len(argv) not in (5, 6):
+        raise SystemExit(
+            "usage: python -m cokg.union SCRATCH CHUNK_LINES BASE_IRI FD WRITER [FORMATS]"
+        )
     scratch = Path(argv[0])
-    sorter = _Sorter(scratch, int(argv[1]), argv[2])
+    formats = frozenset(argv[5].split(",")) if len(argv) == 6 else UNION_FORMATS
+    sorter = _Sorter(scratch, int(argv[1]), argv[2], formats)
     follower = _Follower(int(argv[3]), scratch / "done", int(argv[4]))
     sorter.add(follower)
     print(sorter.close(), follower.digest.hexdigest(), follower.lines)

@@ -246,3 +246,29 @@ _json = st.recursive(
 def test_compact_json_is_the_standard_encoders_text(value: Any) -> None:
     standard = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     assert _compact_json()(value) == standard(value)
+
+
+@pytest.mark.parametrize("chunk_lines", [10**6, 40], ids=["in memory", "sorter process"])
+@pytest.mark.parametrize("ext", UNION)
+def test_one_union_format_alone_has_the_bytes_of_the_whole_pass(
+    store: OxigraphStore, tmp_path: Path, ext: str, chunk_lines: int
+) -> None:
+    expected = chained(store, tmp_path / "chained")
+    folder = tmp_path / "alone"
+    folder.mkdir()
+    written = write_union(store, folder, base_iri=BASE, chunk_lines=chunk_lines, formats=[ext])
+    assert [p.name for p in folder.iterdir()] == [f"cokg.{ext}"]  # no N-Quads, no scratch
+    data = (folder / f"cokg.{ext}").read_bytes()
+    assert data == expected[ext]
+    assert list(written) == [ext]
+    assert written[ext].sha256 == hashlib.sha256(data).hexdigest()
+    assert written[ext].statements == expected["nt"].count(b"\n")
+
+
+@pytest.mark.parametrize("formats", [[], ["nq"], ["ttl", "rdf"]])
+def test_write_union_needs_known_formats_with_a_union_one(
+    store: OxigraphStore, tmp_path: Path, formats: list[str]
+) -> None:
+    with pytest.raises(ValueError, match="union format"):
+        write_union(store, tmp_path, base_iri=BASE, chunk_lines=40, formats=formats)
+    assert list(tmp_path.iterdir()) == []
