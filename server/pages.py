@@ -45,6 +45,7 @@ from cokg.describe import (
 from cokg.errors import NotFound
 from cokg.formats import RDF_FORMATS
 from cokg.namespaces import (
+    COP,
     COP_ONTOLOGY,
     DCTERMS,
     FOAF,
@@ -540,7 +541,7 @@ def _render_page(resource: Resource, terms: _TermLabels) -> CachedPage:
         "site": labels.value(NamedNode(iri)).site if path is None else None,
     }
     if is_entry:
-        context["entry"] = _entry(own, labels, found.entry_rows, found.author_rows)
+        context["entry"] = _entry(triples, own, labels, found.entry_rows, found.author_rows)
         queries.append(("The contributors and documents of the entry", _entry_query(iri)))
         queries.append(
             (
@@ -706,6 +707,7 @@ def _offset() -> int:
 
 
 def _entry(
+    triples: Sequence[Triple],
     own: Sequence[Triple],
     labels: Labels,
     entry_rows: Sequence[Any],
@@ -713,8 +715,9 @@ def _entry(
 ) -> dict[str, Any]:
     """Return what the entry view shows, as the original knowledge-base entry had it.
 
-    ``entry_rows`` answer :func:`_entry_query`; ``author_rows`` are the authors of each
-    document in order (:func:`authors_in_order`).
+    ``triples`` is the entry's description (``own`` its own triples): the names of its
+    contributors and the titles of its documents; ``entry_rows`` answer :func:`_entry_query`;
+    ``author_rows`` are the authors of each document in order (:func:`authors_in_order`).
     """
 
     by_property: dict[str, list[object]] = defaultdict(list)
@@ -729,33 +732,40 @@ def _entry(
         found = by_property.get(prop)
         return _text(found[0]) if found else None
 
+    named: dict[tuple[object, str], str] = {}  # (subject, property): its first value
+    for t in triples:
+        if t.predicate.value in _NAMING and isinstance(t.object, Literal):
+            named.setdefault((t.subject, t.predicate.value), t.object.value)
+    outputs = set(by_property.get(COP + "output", ()))
     contributors: dict[str, dict[str, Any]] = {}
     documents: dict[str, dict[str, Any]] = {}
     for row in entry_rows:
         if row["person"] is not None:
             person = contributors.setdefault(
                 row["person"].value,
-                {"value": labels.value(row["person"]), "name": _text(row["name"]), "orgs": {}},
+                {
+                    "value": labels.value(row["person"]),
+                    "name": named.get((row["person"], FOAF + "name")),
+                    "orgs": {},
+                },
             )
             if row["org"] is not None:
                 org = labels.named(row["org"], _text(row["orgName"]))
                 person["orgs"][row["org"].value] = org
         if row["doc"] is not None:
-            doc = documents.setdefault(
+            documents.setdefault(
                 row["doc"].value,
                 {
                     "value": labels.value(row["doc"]),
-                    "title": _text(row["docTitle"]),
+                    "title": named.get((row["doc"], DCTERMS + "title")),
                     "genre": _text(row["genre"]),
                     "issued": _text(row["issued"]),
                     "citation": _text(row["citation"]),
                     "note": _text(row["note"]),
                     "url": _text(row["url"]),
-                    "kind": "Related publication",
+                    "kind": "Output" if row["doc"] in outputs else "Related publication",
                 },
             )
-            if row["rel"] is not None and row["rel"].value.endswith("/output"):
-                doc["kind"] = "Output"
     for doc, author, name in author_rows:
         authored = documents.get(doc)
         if authored is not None:
@@ -781,6 +791,9 @@ def _entry(
         ),
     }
 
+
+_NAMING = {FOAF + "name", DCTERMS + "title"}
+"""The properties :func:`_entry` reads contributors' names and documents' titles from."""
 
 DOCUMENT_TYPES = {
     SCHEMA + name
@@ -1043,9 +1056,7 @@ FIRST_BACKLINKS = 400
 """Backlinks fetched with the page's first query (enough for most resources)."""
 
 
-_ENTRY_VARIABLES = (
-    "?person ?name ?org ?orgName ?doc ?rel ?docTitle ?genre ?issued ?citation ?note ?url"
-)
+_ENTRY_VARIABLES = "?person ?org ?orgName ?doc ?genre ?issued ?citation ?note ?url"
 
 
 def page_query(iri: str, *, entry: bool = False, property_labels: bool = True) -> str:
@@ -1076,7 +1087,7 @@ def page_query(iri: str, *, entry: bool = False, property_labels: bool = True) -
     OPTIONAL {{ VALUES ?name {{ {_NAMES} }} ?s ?name ?o }} }}"""
     )
     if entry:
-        variables += f" {_ENTRY_VARIABLES} {_AUTHOR_VARIABLES}"
+        variables += f" {_ENTRY_VARIABLES} {_AUTHOR_VARIABLES} ?name"
         parts += [
             f'  {{ BIND("e" AS ?part)\n{_contributors_pattern(i)} }}',
             f'  {{ BIND("e" AS ?part)\n{_documents_pattern(i)} }}',
@@ -1141,17 +1152,20 @@ def _inverse_page_query(iri: str, prop: str, offset: int) -> str:
 
 
 def _contributors_pattern(entry: str) -> str:
-    """The entry's contributors with their names and organisations (``entry`` in SPARQL)."""
+    """The entry's contributors and their organisations with names (``entry`` in SPARQL).
+
+    The contributors' names are in the entry's description (the labels of what it links to).
+    """
     return f"""    {entry} dcterms:contributor ?person .
-    OPTIONAL {{ ?person foaf:name ?name }}
     OPTIONAL {{ ?person org:memberOf ?org . OPTIONAL {{ ?org foaf:name ?orgName }} }}"""
 
 
 def _documents_pattern(entry: str) -> str:
-    """The entry's documents, how they relate to it, and what the page shows of them."""
+    """The entry's documents and what the page shows of them.
+
+    How each relates to the entry (``cop:output``) and its title are in the entry's description.
+    """
     return f"""    {entry} dcterms:relation ?doc .
-    OPTIONAL {{ {entry} ?rel ?doc . FILTER(?rel IN (cop:output, cop:relatedPublication)) }}
-    OPTIONAL {{ ?doc dcterms:title ?docTitle }}
     OPTIONAL {{ ?doc schema:genre ?genre }}
     OPTIONAL {{ ?doc dcterms:issued ?issued }}
     OPTIONAL {{ ?doc dcterms:bibliographicCitation ?citation }}
@@ -1202,8 +1216,7 @@ def _entry_query(iri: str) -> str:
     e = sparql_iri(iri)
     return (
         sparql_prologue()
-        + f"""SELECT ?person ?name ?org ?orgName ?doc ?rel ?docTitle ?genre
-       ?issued ?citation ?note ?url
+        + f"""SELECT {_ENTRY_VARIABLES}
 WHERE {{
   {{
 {_contributors_pattern(e)} }}
