@@ -12,7 +12,10 @@ drawn with ``--seed`` (a bare ``DESCRIBE`` from the engine, the page from each c
 side rotating from one request to the next, ``--rounds`` times after one unmeasured round, and
 prints each side's median and p95 and the ratio to the bare ``DESCRIBE``. Both versions talk to
 the same engine, so what differs is only their own code; the interleaving gives all sides the
-same moments of a shared machine's load. Run it from the repository root, under the lock.
+same moments of a shared machine's load. It also prints the CPU time each side costs per
+request (from ``/proc``: its own process's, and the engine's read before and after each of its
+requests), which the machine's other load changes far less than the latencies. Run it from the
+repository root, under the lock.
 """
 
 from __future__ import annotations
@@ -62,6 +65,12 @@ def start_cokg(
     return process, base
 
 
+def cpu_seconds(pid: int) -> float:
+    """Return the user and system CPU time process ``pid`` has used (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the A/B; print one line per side."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -95,18 +104,22 @@ def main(argv: list[str] | None = None) -> None:
                     for slug in slugs
                 ],
             )
+            pids = {"bare DESCRIBE": None}
             for label, code in (
                 (f"cokg {options.before[:10]}", before),
                 ("cokg working tree", ROOT),
             ):
                 process, base = start_cokg(code, engine, options.store, logs, label.split()[-1])
                 processes.append(process)
+                pids[label] = process.pid
                 pages = [
                     Request(f"/page/project/{slug}", {"Accept": "text/html"}) for slug in slugs
                 ]
                 sides[label] = (base, pages)
             clients = {name: Client(base, timeout=120) for name, (base, _) in sides.items()}
             times: dict[str, list[float]] = {name: [] for name in sides}
+            own_cpu = dict.fromkeys(sides, 0.0)
+            engine_cpu = dict.fromkeys(sides, 0.0)
             names = list(sides)
             turn = 0
             for round_ in range(options.rounds + 1):
@@ -114,11 +127,16 @@ def main(argv: list[str] | None = None) -> None:
                     turn += 1
                     shift = turn % len(names)
                     for name in names[shift:] + names[:shift]:
+                        pid = pids[name]
+                        engine_before = cpu_seconds(engine_process.pid)
+                        own_before = cpu_seconds(pid) if pid else 0.0
                         response = clients[name].send(sides[name][1][index])
                         if response.status != 200:
                             raise SystemExit(f"{name}: HTTP {response.status}")
                         if round_:
                             times[name].append(response.seconds)
+                            engine_cpu[name] += cpu_seconds(engine_process.pid) - engine_before
+                            own_cpu[name] += (cpu_seconds(pid) - own_before) if pid else 0.0
         finally:
             for process in reversed(processes):
                 stop_process(process)
@@ -128,7 +146,9 @@ def main(argv: list[str] | None = None) -> None:
         p95 = sorted(samples)[max(0, int(len(samples) * 0.95) - 1)]
         print(
             f"{name:24} median {median * 1000:7.2f} ms  p95 {p95 * 1000:7.2f} ms  "
-            f"{median / bare:5.2f}× bare DESCRIBE  ({len(samples)} requests)"
+            f"{median / bare:5.2f}× bare DESCRIBE  ({len(samples)} requests)  CPU per request: "
+            f"own {own_cpu[name] / len(samples) * 1000:5.2f} ms, "
+            f"engine {engine_cpu[name] / len(samples) * 1000:5.2f} ms"
         )
 
 
