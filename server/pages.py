@@ -102,7 +102,7 @@ _FACETS = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a page makes a few hundred of them
 class Value:
     """One RDF term as a page shows it: text, where it links, and what it is."""
 
