@@ -1271,7 +1271,8 @@ WHERE {{
 __all__ = ["pages", "paragraphs", "schema_jsonld"]
 
 PAGE_QUERIES = {
-    "page": functools.partial(page_query, entry=True),
+    # as an entry page sends it once the app holds the labels of its properties
+    "page": functools.partial(page_query, entry=True, property_labels=False),
     "describe": describe_query,
     "inverse counts": _inverse_counts_query,
 }
