@@ -31,6 +31,8 @@ from bench.servers import (
     peak_rss,
     reset_peak,
     run_command,
+    start_cokg,
+    start_oxigraph,
 )
 from bench.workloads import WORKLOADS, CommandWorkload, Context, HttpWorkload
 
@@ -82,6 +84,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--interleave",
         action="store_true",
         help="one client: send each request to both sides in turn (same moments of load)",
+    )
+    parser.add_argument(
+        "--front",
+        action="store_true",
+        help="cokg serve fronts the bare Oxigraph server itself (--store its URL): one engine",
+    )
+    parser.add_argument(
+        "--same-store",
+        action="store_true",
+        help="bare Oxigraph serves cokg's store (read-only), not the one its own loader built",
     )
     args = parser.parse_args(argv)
     for key, value in (QUICK if args.quick else FULL).items():
@@ -281,7 +293,12 @@ def time_healthz(server: Server, *, timeout: float) -> str:
 def start_server(run: Run, side: str) -> Server:
     """Start the server of ``side`` on its store."""
     run.log(f"starting {side}")
-    return SERVERS[side](run.store(side), timeout=run.args.timeout, logs=run.folder / "logs")
+    logs = run.folder / "logs"
+    if side == "oxigraph" and run.args.same_store:  # cokg's files, cokg's engine beside it
+        return start_oxigraph(
+            run.store("cokg"), timeout=run.args.timeout, logs=logs, read_only=True
+        )
+    return SERVERS[side](run.store(side), timeout=run.args.timeout, logs=logs)
 
 
 def python_peer_section(run: Run) -> str:
@@ -348,8 +365,17 @@ def main(argv: list[str] | None = None) -> int:
                     run.log(f"{workload.name}: stores reused, not measured")
                     continue
                 rows.append(run_command_workload(run, workload))
-        for side in sides:
-            servers[side] = start_server(run, side)
+        if args.front and sides == ["cokg", "oxigraph"]:  # one engine, cokg in front of it
+            servers["oxigraph"] = start_server(run, "oxigraph")
+            run.log("starting cokg in front of it")
+            servers["cokg"] = start_cokg(
+                servers["oxigraph"].base_url + "/query",
+                timeout=args.timeout,
+                logs=run.folder / "logs",
+            )
+        else:
+            for side in sides:
+                servers[side] = start_server(run, side)
         if "cokg" in servers:
             health = time_healthz(servers["cokg"], timeout=args.timeout + GRACE)
             run.log(f"cokg /healthz: {health}")
@@ -374,7 +400,20 @@ def main(argv: list[str] | None = None) -> int:
             f"{'/'.join(map(str, args.clients))}, each cell stopped after {args.cell_seconds:g} s"
             f"{' (one client: sides interleaved request by request)' if args.interleave else ''}; "
             f"query timeout {args.timeout:g} s on both sides. "
-            f"Total {time.monotonic() - started:.0f} s. "
+            + (
+                "Bare Oxigraph serves cokg's store (`oxigraph serve-read-only` on the folder "
+                "cokg's own engine serves), so both sides read the same files. "
+                if args.same_store
+                else ""
+            )
+            + (
+                "`cokg serve` fronts that bare Oxigraph server itself (`--store` its query URL): "
+                "one engine, the same store, both sides' requests in turn; what differs is "
+                "cokg's path in front of it. "
+                if args.front
+                else ""
+            )
+            + f"Total {time.monotonic() - started:.0f} s. "
             f"One `GET /healthz` on cokg: {health}.",
             "",
             markdown_table(rows),

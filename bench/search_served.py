@@ -25,11 +25,12 @@ Measured, one client on one keep-alive connection, latency to the last byte:
   search page itself, ``/search?q=…`` as HTML.
 
 Every URL is requested once to warm up (answers checked: the page holds the entry's title, the
-search's total is above zero and its facets are there), then ``--rounds`` rounds send every
-search once, each followed by a page, the order shuffled in every round; so pages and searches
-meet the same moments of the machine's load. Prints (and with ``--output`` writes) a Markdown
-table of medians and p95s of every kind of search and of the page, and each search's p95 over
-the page's p95 and median.
+search's total is above zero and its facets are there). Once the server has been idle for a
+second (its start-up check of the index against the store, in the background, is done),
+``--rounds`` rounds send every search once, each followed by a page, the order shuffled in
+every round; so pages and searches meet the same moments of the machine's load. Prints (and
+with ``--output`` writes) a Markdown table of medians and p95s of every kind of search and of
+the page, and each search's p95 over the page's p95 and median.
 """
 
 from __future__ import annotations
@@ -42,12 +43,14 @@ import shutil
 import statistics
 import sys
 import tempfile
+import time
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.ab_pages import cpu_seconds
 from bench.client import Client, Request, Response
 from bench.data import DATA_DIR
 from bench.pages import BASE, HTML, html_check, start_cokg, start_oxigraph, titles
@@ -184,6 +187,8 @@ def main(argv: list[str] | None = None) -> None:
                 problem = search_check(client.send(search.request))
                 if problem:
                     raise SystemExit(f"{search.kind}: {problem}")
+            settled = wait_until_idle(cokg.pid)
+            print(f"the server was idle after {settled:.1f} s", file=sys.stderr)
             print(f"measuring {options.rounds} rounds…", file=sys.stderr)
             pages = list(iris)
             turn = 0
@@ -202,10 +207,25 @@ def main(argv: list[str] | None = None) -> None:
         finally:
             for process in reversed(processes):
                 stop_process(process)
-    report = render(kinds, keyword, options, argv)
+    report = render(kinds, keyword, settled, options, argv)
     print(report)
     if options.output:
         options.output.write_text(report, encoding="utf-8")
+
+
+def wait_until_idle(pid: int, *, quiet: float = 1.0, timeout: float = 600.0) -> float:
+    """Wait until process ``pid`` has used under 5 % of a core for ``quiet`` seconds (its
+    start-up work done: the background check of the index against the store); return the
+    seconds waited."""
+    began = time.monotonic()
+    used = cpu_seconds(pid)
+    while time.monotonic() - began < timeout:
+        time.sleep(quiet)
+        now = cpu_seconds(pid)
+        if now - used < 0.05 * quiet:
+            return time.monotonic() - began
+        used = now
+    raise SystemExit(f"the server was still busy after {timeout:.0f} s")
 
 
 def record(kind: Kind, response: Response, problem: str | None) -> None:
@@ -217,7 +237,11 @@ def record(kind: Kind, response: Response, problem: str | None) -> None:
 
 
 def render(
-    kinds: dict[str, Kind], keyword: str, options: argparse.Namespace, argv: list[str] | None
+    kinds: dict[str, Kind],
+    keyword: str,
+    settled: float,
+    options: argparse.Namespace,
+    argv: list[str] | None,
 ) -> str:
     """Return the Markdown report of one run."""
     page = kinds[PAGE]
@@ -228,7 +252,8 @@ def render(
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}.",
         f"Command: `flock /tmp/cokg-bench.lock .venv/bin/python -m bench.search_served {command}`",
         f"Store: `{options.store}` behind `oxigraph serve-read-only --union-default-graph`; "
-        f"index: a copy of `{options.index}`; page cache off; {options.rounds} rounds, one "
+        f"index: a copy of `{options.index}`; page cache off; measured once the server was "
+        f"idle (after {settled:.1f} s); {options.rounds} rounds, one "
         "client, keep-alive, each search followed by a page of another entry.",
         "",
         "| request | samples | median ms | p95 ms | p95 / page p95 | p95 / page median | errors |",

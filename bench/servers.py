@@ -128,12 +128,13 @@ def wait_until_ready(
     raise RuntimeError(f"server at {url} not ready after {timeout:.0f} s; log {log}")
 
 
-def start_oxigraph(store: Path, *, timeout: float, logs: Path) -> Server:
-    """Start bare ``oxigraph serve`` on ``store`` (union default graph, query timeout)."""
+def start_oxigraph(store: Path, *, timeout: float, logs: Path, read_only: bool = False) -> Server:
+    """Start bare ``oxigraph serve`` on ``store`` (union default graph, query timeout); with
+    ``read_only``, ``oxigraph serve-read-only``, which may open a store another process serves."""
     port = free_port()
     command = [
         OXIGRAPH,
-        "serve",
+        "serve-read-only" if read_only else "serve",
         "--location",
         str(store),
         "--bind",
@@ -150,8 +151,9 @@ def start_oxigraph(store: Path, *, timeout: float, logs: Path) -> Server:
     return server
 
 
-def start_cokg(store: Path, *, timeout: float, logs: Path) -> Server:
-    """Start ``cokg serve`` on ``store`` (it supervises its own ``oxigraph serve`` child)."""
+def start_cokg(store: Path | str, *, timeout: float, logs: Path) -> Server:
+    """Start ``cokg serve`` on ``store``: a folder (it supervises its own ``oxigraph serve``
+    child on it) or the query URL of a SPARQL endpoint it then fronts."""
     port = free_port()
     command = [
         sys.executable,
