@@ -50,7 +50,7 @@ from pyoxigraph import RdfFormat, parse
 
 from bench.client import Client, Request, Response
 from bench.data import DATA_DIR
-from bench.report import machine
+from bench.report import machine, nearest_p95
 from bench.servers import LOOPBACK, OXIGRAPH, free_port, start, stop_process, wait_until_ready
 
 BASE = "https://w3id.org/coprod/"
@@ -93,8 +93,7 @@ class Side:
         return statistics.median(self.samples)
 
     def p95(self) -> float:
-        ordered = sorted(self.samples)
-        return ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
+        return nearest_p95(self.samples)
 
 
 def titles(endpoint: str, iris: list[str]) -> dict[str, str]:

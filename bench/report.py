@@ -9,6 +9,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+def nearest_p95(samples: list[float]) -> float:
+    """The 95th percentile by nearest rank: the sample at place ``int(n × 0.95)`` in order (the
+    slowest below 20 samples). What the side benchmarks (pages, search) report.
+
+    >>> nearest_p95([float(n) for n in range(1, 41)])
+    39.0
+    """
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
+
+
 @dataclass
 class SideResult:
     """One side's figures for one row (times in seconds, memory in bytes)."""

@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bench.report import nearest_p95 as p95
 from cokg.search import SearchIndex, Selection, read_entries
 from cokg.store import OxigraphStore, store_fingerprint
 
@@ -59,12 +60,6 @@ def timed(action: Callable[[], object], runs: int) -> list[float]:
         action()
         samples.append((time.perf_counter() - began) * 1000)
     return samples
-
-
-def p95(samples: list[float]) -> float:
-    """The 95th percentile (the slowest sample below 20 samples)."""
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
 
 
 def shown(samples: list[float]) -> str:
