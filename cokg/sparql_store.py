@@ -78,7 +78,7 @@ from cokg.errors import (
     StoreUnavailable,
     UnsupportedFormat,
 )
-from cokg.formats import RDF_FORMATS, RESULTS_FORMATS, SPARQL_CSV, SPARQL_TSV, Format
+from cokg.formats import NTRIPLES, RDF_FORMATS, RESULTS_FORMATS, SPARQL_CSV, SPARQL_TSV, Format
 from cokg.namespaces import PREFIXES
 from cokg.sparql_text import has_dataset_clause, shift_back
 from cokg.store import QueryResult, RdfInput, parse_quads, position_of
@@ -92,6 +92,7 @@ __all__ = [
     "Engine",
     "SolutionsText",
     "SparqlStore",
+    "TriplesText",
     "UnionMode",
     "guess_engine",
     "query_form",
@@ -265,6 +266,10 @@ class Engine:
     blank_nodes_in_insert_data: bool = True
     """False when ``INSERT DATA`` refuses blank nodes (Virtuoso): cokg then writes
     ``INSERT { … } WHERE {}``, which means the same."""
+    ntriples_lines: bool = False
+    """True when the engine's N-Triples answers hold one triple per line and nothing else (no
+    comments, no blank lines), so that they can be cut at a count of triples by counting lines
+    and passed on as they are (:class:`TriplesText`)."""
     select_accept: str = _RESULTS_ACCEPT
     """``Accept`` header for SELECT answers. SPARQL TSV is lossless, and the cheapest to write
     and to read (half the size of JSON); cokg asks for it where the engine's TSV is known to
@@ -278,6 +283,7 @@ ENGINES: dict[str, Engine] = {
         keeps_empty_graphs=True,
         separate_default_graph=True,
         fills_in_dataset=False,
+        ntriples_lines=True,
         select_accept=f"text/tab-separated-values, {_RESULTS_ACCEPT}",
     ),
     "fuseki": Engine(
@@ -650,6 +656,40 @@ class SolutionsText:
         return parsed
 
 
+@dataclass(frozen=True)
+class TriplesText:
+    """CONSTRUCT or DESCRIBE triples as N-Triples text, as the engine wrote them: one triple
+    per line (N-Triples escapes the line breaks inside literals).
+
+    Made by :meth:`SparqlStore.query_text`, which has checked that the answer is whole; like
+    :class:`SolutionsText`, a front-end can cut it at a count of triples, pass it on as it is,
+    or parse it once to write another format.
+    """
+
+    text: bytes
+    triples: int
+
+    def head(self, triples: int) -> TriplesText:
+        """Return the first ``triples`` triples (all of them when there are fewer).
+
+        >>> answer = TriplesText(b"<a> <b> <c> .\\n<a> <b> <d> .\\n", 2)
+        >>> answer.head(1)
+        TriplesText(text=b'<a> <b> <c> .\\n', triples=1)
+        """
+        if triples < 0:
+            raise ValueError("triples cannot be negative")
+        if triples >= self.triples:
+            return self
+        end = -1
+        for _ in range(triples):
+            end = self.text.index(b"\n", end + 1)
+        return TriplesText(self.text[: end + 1], triples)
+
+    def parsed(self) -> Iterator[Triple]:
+        """Return the triples, parsed as they are read."""
+        return (quad.triple for quad in parse(self.text, RdfFormat.N_TRIPLES))
+
+
 class SparqlStore:
     """A store over a SPARQL 1.1 endpoint; see the module documentation.
 
@@ -768,7 +808,7 @@ class SparqlStore:
         :class:`~cokg.errors.StoreUnavailable` when the engine cannot be reached or fails.
         """
         result = self._query(sparql, default_graph_uris, named_graph_uris, as_text=False)
-        assert not isinstance(result, SolutionsText)
+        assert not isinstance(result, SolutionsText | TriplesText)
         return result
 
     def _query(
@@ -778,7 +818,7 @@ class SparqlStore:
         named_graph_uris: Iterable[str] | None,
         *,
         as_text: bool,
-    ) -> QueryResult | SolutionsText:
+    ) -> QueryResult | SolutionsText | TriplesText:
         form = query_form(sparql)
         if _first_keyword(sparql) in _UPDATE_FORMS:
             # Some engines (Virtuoso) run an update sent as a query: never let one through.
@@ -799,6 +839,11 @@ class SparqlStore:
                 return _read_solutions_text(response, self.engine) or _read_result(
                     response, form, self.engine
                 )
+            if as_text and form in ("CONSTRUCT", "DESCRIBE"):
+                response = self._sparql_query(text, form, params)
+                return _read_triples_text(response, self.engine) or _read_result(
+                    response, form, self.engine
+                )
             return self._run_query(text, form, params)
         except QueryError as error:
             if not added:
@@ -811,13 +856,15 @@ class SparqlStore:
         *,
         default_graph_uris: Iterable[str] | None = None,
         named_graph_uris: Iterable[str] | None = None,
-    ) -> QueryResult | SolutionsText:
+    ) -> QueryResult | SolutionsText | TriplesText:
         """Run a query as :meth:`query` does, but return a SELECT answer the engine sent as
-        SPARQL TSV (Oxigraph) as that text, checked whole but not parsed.
+        SPARQL TSV (Oxigraph) as that text, and a CONSTRUCT or DESCRIBE answer it sent as
+        N-Triples as that text, checked whole but not parsed.
 
-        An endpoint in front of the engine then parses it at most once, to write the format
-        its client asked for (:class:`SolutionsText`). Other answers come as from
-        :meth:`query`; so do SELECT answers in another format. Raises as :meth:`query` does.
+        An endpoint in front of the engine then passes it on as it is or parses it at most
+        once, to write the format its client asked for (:class:`SolutionsText`,
+        :class:`TriplesText`). Other answers come as from :meth:`query`; so do answers in
+        other formats. Raises as :meth:`query` does.
         """
         return self._query(sparql, default_graph_uris, named_graph_uris, as_text=True)
 
@@ -1455,7 +1502,7 @@ def _rdf_format(response: _Response) -> Format:
 
 def _broken_off(body: bytes, what: str) -> CokgError:
     """Return the error for an answer that does not parse: cut at a time limit, or broken."""
-    message = _engine_message(body[-4000:])
+    message = _engine_message(body[-2000:])  # the end, where an engine says it stopped
     if _TIMEOUT_TEXT.search(message):
         return QueryTimeout(f"the engine stopped the {what} at its time limit: {message[-300:]}")
     return StoreUnavailable(
@@ -1495,6 +1542,32 @@ def _read_solutions_text(response: _Response, engine: Engine) -> SolutionsText |
         except SyntaxError as e:
             raise _broken_off(body, "query") from e
     return SolutionsText(body, body.count(b"\n") - 1)
+
+
+def _read_triples_text(response: _Response, engine: Engine) -> TriplesText | None:
+    """Return a CONSTRUCT or DESCRIBE answer in N-Triples as :class:`TriplesText`, after
+    checking that it is whole; None for an answer in another format, or from an engine whose
+    N-Triples are not known to hold exactly one triple per line.
+
+    As for TSV (:func:`_read_solutions_text`): an answer is whole when it is empty, or ends
+    with a line break and its last line reads as one triple. A query Oxigraph stops at its
+    time limit ends with its "cancelled" message, without a line break, or inside a triple.
+    """
+    if not engine.ntriples_lines or response.media_type != NTRIPLES.media_type:
+        return None
+    _check_partial(response, engine)
+    body = response.body
+    if not body:
+        return TriplesText(body, 0)
+    if not body.endswith(b"\n"):
+        raise _broken_off(body, "query")
+    last = body[body.rfind(b"\n", 0, len(body) - 1) + 1 :]
+    try:
+        if len(list(parse(last, RdfFormat.N_TRIPLES))) != 1:
+            raise SyntaxError("the last line of the answer is not one triple")
+    except SyntaxError as e:
+        raise _broken_off(body, "query") from e
+    return TriplesText(body, body.count(b"\n"))
 
 
 def _check_partial(response: _Response, engine: Engine) -> None:

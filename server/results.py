@@ -5,10 +5,11 @@ never hands out a result the engine cut short). Then:
 
 1. the solutions (triples) are written as TSV (N-Triples), one row (triple) per line, up to
    the row cap. Counting lines finds the cap; going one line past it tells that the result
-   was cut, before anything is sent, so the headers can say so. A SELECT answer that came
-   from a remote engine as TSV (:class:`~cokg.sparql_store.SolutionsText`) already is that
-   text: it is only cut;
-2. that compact text is turned into the format the client asked for (TSV passes as it is).
+   was cut, before anything is sent, so the headers can say so. An answer that came from a
+   remote engine as TSV or N-Triples (:class:`~cokg.sparql_store.SolutionsText`,
+   :class:`~cokg.sparql_store.TriplesText`) already is that text: it is only cut;
+2. that compact text is turned into the format the client asked for (TSV and N-Triples pass
+   as they are).
    Small answers are serialised at once (with a ``Content-Length``); large ones are
    serialised by a worker thread into a bounded queue and streamed as they come, so the
    serialised answer is never built in memory whole. pyoxigraph's result objects cannot
@@ -42,7 +43,7 @@ from pyoxigraph import (
 
 from cokg.errors import QueryError, StoreUnavailable
 from cokg.formats import NTRIPLES, SPARQL_TSV, Format, ResultsFormat
-from cokg.sparql_store import SolutionsText
+from cokg.sparql_store import SolutionsText, TriplesText
 
 STREAM_ABOVE = 1 << 18
 """Answers whose intermediate text is larger than this (bytes) are streamed."""
@@ -137,9 +138,9 @@ def _tsv_body(tsv: bytes, fmt: ResultsFormat, truncated: bool) -> Body:
     if fmt is SPARQL_TSV:
         return Body(tsv, truncated)
 
-    def write(out: IO[bytes]) -> None:
+    def write(out: IO[bytes] | None) -> bytes | None:
         try:
-            parse_query_results(tsv, QueryResultsFormat.TSV).serialize(out, fmt.oxigraph)
+            return parse_query_results(tsv, QueryResultsFormat.TSV).serialize(out, fmt.oxigraph)
         except SyntaxError as e:
             raise StoreUnavailable(f"the engine's answer is malformed: {e}") from e
 
@@ -158,26 +159,50 @@ def triples_body(
     ntriples, truncated = _capped(
         lambda sink: serialize(triples, sink, RdfFormat.N_TRIPLES), max_rows
     )
+    return _ntriples_body(ntriples, fmt, truncated, prefixes)
+
+
+def triples_text_body(
+    answer: TriplesText, fmt: Format, *, max_rows: int, prefixes: dict[str, str]
+) -> Body:
+    """Serialise CONSTRUCT or DESCRIBE triples the engine sent as N-Triples in ``fmt``, cut
+    after ``max_rows`` triples.
+
+    The N-Triples are cut by counting lines and passed on as they are to a client that asked
+    for N-Triples; for another format they are parsed once, while the answer is written.
+    """
+    truncated = answer.triples > max_rows
+    return _ntriples_body(answer.head(max_rows).text, fmt, truncated, prefixes)
+
+
+def _ntriples_body(ntriples: bytes, fmt: Format, truncated: bool, prefixes: dict[str, str]) -> Body:
+    """Return the body for the triples in ``ntriples``, written in ``fmt``."""
     if fmt is NTRIPLES:
         return Body(ntriples, truncated)
 
-    def write(out: IO[bytes]) -> None:
-        parsed = (quad.triple for quad in parse(ntriples, RdfFormat.N_TRIPLES))
-        if fmt.dataset:
-            quads = (Quad(t.subject, t.predicate, t.object, DefaultGraph()) for t in parsed)
-            serialize(quads, out, fmt.oxigraph, prefixes=prefixes)
-        else:
-            serialize(parsed, out, fmt.oxigraph, prefixes=prefixes)
+    def write(out: IO[bytes] | None) -> bytes | None:
+        try:
+            parsed = (quad.triple for quad in parse(ntriples, RdfFormat.N_TRIPLES))
+            if fmt.dataset:
+                quads = (Quad(t.subject, t.predicate, t.object, DefaultGraph()) for t in parsed)
+                return serialize(quads, out, fmt.oxigraph, prefixes=prefixes)
+            return serialize(parsed, out, fmt.oxigraph, prefixes=prefixes)
+        except SyntaxError as e:
+            raise StoreUnavailable(f"the engine's answer is malformed: {e}") from e
 
     return Body(_render(write, len(ntriples)), truncated)
 
 
-def _render(write: Callable[[IO[bytes]], None], size: int) -> bytes | Iterator[bytes]:
-    """Run ``write`` now for a small answer; stream it from a worker for a large one."""
+def _render(
+    write: Callable[[IO[bytes] | None], bytes | None], size: int
+) -> bytes | Iterator[bytes]:
+    """Run ``write`` now for a small answer; stream it from a worker for a large one.
+
+    ``write(out)`` writes the answer to ``out``; ``write(None)`` returns it (pyoxigraph's
+    serialisers then build the bytes themselves, which costs less than writing into a file).
+    """
     if size <= STREAM_ABOVE:
-        buffer = io.BytesIO()
-        write(buffer)
-        return buffer.getvalue()
+        return write(None) or b""
     return stream(write)
 
 
@@ -220,7 +245,7 @@ class _QueueSink(io.RawIOBase):
 _END = object()
 
 
-def stream(write: Callable[[IO[bytes]], None]) -> Iterator[bytes]:
+def stream(write: Callable[[IO[bytes]], object]) -> Iterator[bytes]:
     """Return the chunks ``write`` produces, written by a worker thread as they are read.
 
     The worker starts at once, and the first chunk is waited for here: a failure before it

@@ -32,7 +32,7 @@ from werkzeug.exceptions import BadRequest, MethodNotAllowed, NotAcceptable
 from cokg.errors import QueryError, UnsupportedFormat
 from cokg.formats import RDF_FORMATS, RESULTS_FORMATS, Format, ResultsFormat
 from cokg.namespaces import PREFIXES, instance_prefixes
-from cokg.sparql_store import SolutionsText, SparqlStore, query_form
+from cokg.sparql_store import SolutionsText, SparqlStore, TriplesText, query_form
 from cokg.store import QueryResult
 
 from .auth import writable_store
@@ -52,7 +52,14 @@ from .query_text import (
     with_base,
     with_using,
 )
-from .results import Body, boolean_body, solutions_body, solutions_text_body, triples_body
+from .results import (
+    Body,
+    boolean_body,
+    solutions_body,
+    solutions_text_body,
+    triples_body,
+    triples_text_body,
+)
 from .service_description import ServiceDescription
 from .state import WriteEvent, cokg_state
 
@@ -165,8 +172,9 @@ def run_query(operation: Operation) -> Response:
         _pick(_RESULT_FORMATS if results else _RDF_FORMATS, requested)
 
     text, added = with_base(operation.text, state.base_iri)
-    # Over a remote engine, a SELECT answer comes as the engine's text: cut by counting
-    # lines and parsed at most once, while it is written out (results.solutions_text_body).
+    # Over a remote engine, a SELECT (CONSTRUCT, DESCRIBE) answer comes as the engine's TSV
+    # (N-Triples) text: cut by counting lines, passed on as it is to a client that asked for
+    # that format, else parsed once while it is written out (results.solutions_text_body).
     run = state.store.query_text if isinstance(state.store, SparqlStore) else state.store.query
     try:
         result = run(
@@ -180,7 +188,7 @@ def run_query(operation: Operation) -> Response:
     return _answer(result, requested)
 
 
-def _answer(result: QueryResult | SolutionsText, requested: list[str]) -> Response:
+def _answer(result: QueryResult | SolutionsText | TriplesText, requested: list[str]) -> Response:
     """Return the response that carries ``result`` in the format the client asked for."""
     state = cokg_state()
     body: Body
@@ -196,7 +204,10 @@ def _answer(result: QueryResult | SolutionsText, requested: list[str]) -> Respon
     else:
         rdf_format, media_type = _pick(_RDF_FORMATS, requested)
         prefixes = {**PREFIXES, **instance_prefixes(state.base_iri)}
-        body = triples_body(result, rdf_format, max_rows=state.max_rows, prefixes=prefixes)
+        if isinstance(result, TriplesText):
+            body = triples_text_body(result, rdf_format, max_rows=state.max_rows, prefixes=prefixes)
+        else:
+            body = triples_body(result, rdf_format, max_rows=state.max_rows, prefixes=prefixes)
         extension = rdf_format.extension
     response = Response(body.content, mimetype=media_type)
     response.headers["X-Cokg-Row-Limit"] = str(state.max_rows)

@@ -1,8 +1,8 @@
-"""/sparql over a remote engine: SELECT answers pass through as the engine's TSV text.
+"""/sparql over a remote engine: answers pass through as the engine's TSV or N-Triples text.
 
-Over a :class:`~cokg.sparql_store.SparqlStore`, the endpoint takes Oxigraph's TSV answer as
-text, cuts it at the row cap by counting lines and parses it at most once, to write the format
-the client asked for. These tests run the same requests through the app over a real
+Over a :class:`~cokg.sparql_store.SparqlStore`, the endpoint takes Oxigraph's TSV answer to a
+SELECT (N-Triples answer to a CONSTRUCT or DESCRIBE) as text, cuts it at the row cap by
+counting lines and parses it at most once, to write the format the client asked for. These tests run the same requests through the app over a real
 ``oxigraph serve`` and over the embedded store, and compare what a client gets: the same
 bytes, the same announced cap, exactly the cap's rows in every format. An engine answer that
 is cut short or malformed becomes a clear error, never a short 200. A scripted engine sends the
@@ -19,22 +19,26 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from pyoxigraph import RdfFormat, Triple, parse
 
 from cokg.errors import StoreUnavailable
-from cokg.formats import RESULTS_FORMATS, TURTLE
+from cokg.formats import RDF_FORMATS, RESULTS_FORMATS, TURTLE
 from cokg.server import create_app
 from cokg.server import results as results_module
-from cokg.sparql_store import SolutionsText, SparqlStore
+from cokg.sparql_store import SolutionsText, SparqlStore, TriplesText
 from tests.servers import oxigraph_server
 from tests.test_sparql_protocol import BASE, GRAPH, SELECT, TINY, TOKEN, rows, tiny_store
 
 pytestmark = pytest.mark.slow
 
 FORMATS = [f.name for f in RESULTS_FORMATS]
+GRAPH_FORMATS = [f.name for f in RDF_FORMATS]
 MANY = 400
 """Rows of the larger graph: big enough to be cut, small enough to be quick."""
 MANY_GRAPH = "http://example.org/graph/many"
 MANY_SELECT = "SELECT ?s ?n WHERE { ?s <http://example.org/n> ?n } ORDER BY ?n"
+MANY_CONSTRUCT = "CONSTRUCT WHERE { ?s <http://example.org/label> ?l }"
+ITEM_DESCRIBE = "DESCRIBE <http://example.org/item/7>"
 
 
 def many_triples(count: int = MANY) -> bytes:
@@ -115,6 +119,61 @@ def test_a_streamed_answer_is_the_same_answer(
     assert response.data == whole == ask(embedded, MANY_SELECT, fmt).data
 
 
+def triples(response: Any) -> set[Triple]:
+    """The triples of a CONSTRUCT or DESCRIBE answer, in whichever RDF format it came."""
+    fmt = RdfFormat.from_media_type(response.mimetype)
+    assert fmt is not None, response.mimetype
+    return {quad.triple for quad in parse(response.data, fmt)}
+
+
+@pytest.mark.parametrize("fmt", GRAPH_FORMATS)
+@pytest.mark.parametrize(
+    "query",
+    [MANY_CONSTRUCT, ITEM_DESCRIBE, "CONSTRUCT WHERE { ?s ?p <http://example.org/nothing> }"],
+)
+def test_graph_answers_through_the_engine_are_those_of_the_embedded_store(
+    engine: str, query: str, fmt: str
+) -> None:
+    remote, embedded = clients(engine)
+    through, local = ask(remote, query, fmt), ask(embedded, query, fmt)
+    assert through.status_code == local.status_code == 200
+    assert triples(through) == triples(local)
+    assert len(triples(through)) == {MANY_CONSTRUCT: MANY, ITEM_DESCRIBE: 2}.get(query, 0)
+    for header in ("Content-Type", "X-Cokg-Row-Limit", "X-Cokg-Result-Truncated"):
+        assert through.headers.get(header) == local.headers.get(header)
+
+
+@pytest.mark.parametrize("fmt", GRAPH_FORMATS)
+def test_a_capped_graph_answer_announces_the_cap_and_has_exactly_cap_triples(
+    engine: str, fmt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    remote, _ = clients(engine, MAX_ROWS=150)
+    response = ask(remote, MANY_CONSTRUCT, fmt)
+    assert response.status_code == 200
+    assert response.headers["X-Cokg-Row-Limit"] == "150"
+    assert response.headers["X-Cokg-Result-Truncated"] == "true"
+    assert "cut at 150 rows" in response.headers["Warning"]
+    assert len(triples(response)) == 150
+    monkeypatch.setattr(results_module, "STREAM_ABOVE", 0)
+    streamed = ask(remote, MANY_CONSTRUCT, fmt)
+    assert streamed.is_streamed or fmt == "ntriples"  # N-Triples pass through as they came
+    assert streamed.data == response.data
+
+
+def test_n_triples_pass_through_as_the_engine_wrote_them(engine: str) -> None:
+    store = SparqlStore.for_endpoint(engine)
+    answer = store.query_text(MANY_CONSTRUCT)
+    store.close()
+    assert isinstance(answer, TriplesText)
+    assert answer.triples == MANY
+    for cap in (MANY, MANY - 1, 1):
+        remote, _ = clients(engine, MAX_ROWS=cap)
+        response = ask(remote, MANY_CONSTRUCT, "ntriples")
+        assert response.data == answer.head(cap).text  # the engine's bytes, cut at the cap
+        assert response.data.count(b"\n") == cap
+        assert ("X-Cokg-Result-Truncated" in response.headers) == (cap < MANY)
+
+
 def test_an_empty_answer_and_one_without_variables(engine: str) -> None:
     remote, embedded = clients(engine)
     for query in ("SELECT ?s WHERE { ?s ?p <http://example.org/nothing> }", "SELECT * {}"):
@@ -148,13 +207,14 @@ class ScriptedEngine:
 
     def __init__(self) -> None:
         self.body = b""
+        self.content_type = "text/tab-separated-values; charset=utf-8"
         engine = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 self.send_response(200)
-                self.send_header("Content-Type", "text/tab-separated-values; charset=utf-8")
+                self.send_header("Content-Type", engine.content_type)
                 self.send_header("Content-Length", str(len(engine.body)))
                 self.end_headers()
                 self.wfile.write(engine.body)
@@ -283,3 +343,39 @@ def test_tsv_from_an_engine_not_asked_for_it_is_read_row_by_row() -> None:
     finally:
         store.close()
         engine.close()
+
+
+TRIPLES = b"".join(
+    b'<http://example.org/item/%d> <http://example.org/n> "%d" .\n' % (i, i) for i in range(50)
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (TRIPLES[:-20], "cut short"),  # broken off inside a triple
+        (TRIPLES + b"The SPARQL operation has been cancelled", "time limit"),
+        (TRIPLES + b"The SPARQL operation has been cancelled\n", "time limit"),
+        (TRIPLES + b"<http://example.org/x> <http://example.org/n>\n", "cut short"),
+    ],
+    ids=["cut-in-a-triple", "cancelled", "cancelled-with-newline", "short-triple"],
+)
+@pytest.mark.parametrize("fmt", ["ntriples", "turtle"])
+def test_a_graph_answer_cut_short_is_a_503_in_every_format(
+    scripted: tuple[ScriptedEngine, FlaskClient], body: bytes, message: str, fmt: str
+) -> None:
+    engine, client = scripted
+    engine.content_type = "application/n-triples"
+    engine.body = body
+    response = ask(client, "CONSTRUCT WHERE { ?s ?p ?o }", fmt)
+    assert response.status_code == 503
+    assert message in response.get_data(as_text=True)
+
+
+def test_an_empty_graph_answer_is_whole(scripted: tuple[ScriptedEngine, FlaskClient]) -> None:
+    engine, client = scripted
+    engine.content_type = "application/n-triples"
+    engine.body = b""
+    response = ask(client, "CONSTRUCT WHERE { ?s ?p ?o }", "ntriples")
+    assert response.status_code == 200
+    assert response.data == b""
