@@ -20,8 +20,9 @@ requests get 400/405/406/415 with a clear message; the store is untouched.
 
 from __future__ import annotations
 
+import functools
 import urllib.parse
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -163,8 +164,11 @@ def run_query(operation: Operation) -> Response:
     requested = operation.values("format")
     form = query_form(operation.text)
     results = form in ("SELECT", "ASK")
-    expected = offers(_RESULT_FORMATS) if results else offers(_RDF_FORMATS)
-    if form is not None and not requested and _wants_html(expected):
+    if (
+        form is not None
+        and not requested
+        and _wants_html(_RESULT_FORMATS if results else _RDF_FORMATS)
+    ):
         page = _query_page()
         if page is not None:
             return make_response(page(operation.text))
@@ -256,7 +260,7 @@ def run_update(operation: Operation) -> Response:
 def describe_service(operation: Operation) -> Response:
     """Answer a request without a query: the service description (or the query page)."""
     requested = operation.values("format")
-    if not requested and _wants_html(offers(GRAPH_FORMATS)):
+    if not requested and _wants_html(GRAPH_FORMATS):
         page = _query_page()
         if page is not None:
             return make_response(page(None))
@@ -275,16 +279,37 @@ def describe_service(operation: Operation) -> Response:
     return Response(description.body(fmt), mimetype=media_type)
 
 
-def _pick(formats: Sequence[Any], requested: list[str]) -> tuple[Any, str]:
+def _pick(formats: tuple[Any, ...], requested: list[str]) -> tuple[Any, str]:
     """Return the format (and media type) of ``formats`` that ``format`` or ``Accept`` asks."""
     chosen = format_parameter(formats, requested)
     if chosen is not None:
         return chosen, chosen.media_type
+    return _negotiated(formats, request.headers.get("Accept", ""))
+
+
+@functools.lru_cache(maxsize=256)
+def _negotiated(formats: tuple[Any, ...], accept: str) -> tuple[Any, str]:
+    """Return :func:`~.negotiation.negotiate` for the request's ``Accept`` header ``accept``.
+
+    The answer depends on the header alone, and clients send the same few headers again and
+    again, while werkzeug's matching takes a good part of a small query's time. A 406 is
+    raised again each time (an exception is not kept).
+    """
     return negotiate(formats)
 
 
-def _wants_html(offered: list[str]) -> bool:
-    return request.method in ("GET", "HEAD") and prefers_html(offered)
+def _wants_html(formats: tuple[Any, ...]) -> bool:
+    """Tell whether a browser asks for the query page rather than an answer in ``formats``.
+
+    Only an ``Accept`` header that names an HTML type can prefer it: every list of formats
+    offers a ``text/`` type (CSV, Turtle) before HTML, so a wildcard that matches
+    ``text/html`` (``*/*``, ``text/*``) matches an offer first.
+    """
+    if request.method not in ("GET", "HEAD"):
+        return False
+    if "html" not in request.headers.get("Accept", "").lower():
+        return False
+    return prefers_html(offers(formats))
 
 
 def _query_page() -> Callable[[str | None], Any] | None:

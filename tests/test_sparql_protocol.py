@@ -214,7 +214,30 @@ RESULTS_TABLE = [
     (DESCRIBE, None, 200, "text/turtle"),
     (DESCRIBE, "application/rdf+xml", 200, "application/rdf+xml"),
     (DESCRIBE, "text/csv", 406, None),
+    # a wildcard that matches text/html never brings the query page: an offer matches first
+    (CONSTRUCT, "text/*", 200, "text/turtle"),
+    (SELECT, "text/*;q=0.9, */*;q=0.1", 200, "text/csv"),
+    (
+        SELECT,
+        "text/html;q=0.1, application/sparql-results+xml",
+        200,
+        "application/sparql-results+xml",
+    ),
 ]
+
+
+def test_the_same_accept_header_gets_the_same_answer_each_time(client: FlaskClient) -> None:
+    for _ in range(2):  # the second time from the endpoint's memory of the header
+        for query, media_type in ((SELECT, "text/csv"), (CONSTRUCT, "text/turtle")):
+            response = client.get(
+                "/sparql", query_string={"query": query}, headers={"Accept": "text/*"}
+            )
+            assert response.mimetype == media_type
+        refused = client.get(
+            "/sparql", query_string={"query": SELECT}, headers={"Accept": "image/png"}
+        )
+        assert refused.status_code == 406
+        assert "offered: application/sparql-results+json" in refused.get_data(as_text=True)
 
 
 @pytest.mark.parametrize(("query", "accept", "status", "media_type"), RESULTS_TABLE)
