@@ -968,9 +968,12 @@ class SearchIndex:
                             return total, self._title_page(where, parameters, page, size)
                     else:
                         words = self._text.text_query(groups or [])  # what snippets mark
+                        known = None if mask is None else int(mask.sum())
 
                         def paged() -> tuple[int, list[Hit]]:
-                            return self._ranked_page(searcher, selected, words, page, size)
+                            return self._ranked_page(
+                                searcher, selected, words, page, size, total=known
+                            )
 
                     if mask is not None:
                         # The page (tantivy, SQLite) is made in a worker thread while the
@@ -1121,13 +1124,18 @@ class SearchIndex:
         words: tantivy.Query,
         page: int,
         size: int,
+        *,
+        total: int | None = None,
     ) -> tuple[int, list[Hit]]:
         """The selection's total and one page of it, best first, with the words of ``words``
-        highlighted."""
+        highlighted. A ``total`` already known (from the entry sets) spares tantivy counting
+        every match: it then only ranks."""
         offset = (page - 1) * size
         if offset >= searcher.num_docs:  # past the end: nothing to rank
+            if total is not None:
+                return total, []
             return _count(searcher.search(selected, 1, count=True)), []
-        found = searcher.search(selected, size, count=True, offset=offset)
+        found = searcher.search(selected, size, count=total is None, offset=offset)
         documents = [(score, searcher.doc(address)) for score, address in found.hits]
         ids = [int(document["id"][0]) for _, document in documents]
         marks = ",".join("?" * len(ids))
@@ -1161,7 +1169,7 @@ class SearchIndex:
                     end_year=end,
                 )
             )
-        return _count(found), hits
+        return (_count(found) if total is None else total), hits
 
     def _facet_counts(
         self,

@@ -31,10 +31,11 @@ import bisect
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import numpy as np
 import numpy.typing as npt
+import scipy.sparse
 
 from cokg.search_text import PREFIX_TERM_CHARS, Alternative, Group
 
@@ -119,7 +120,8 @@ class _Pairs:
 
 class _Counter:
     """The (value, entry) pairs arranged to count a selection: the values of many entries as
-    bit rows (AND, popcount), the others as pairs sorted by value (take, ``add.reduceat``).
+    bit rows (AND, popcount), the others as a sparse matrix of values by entries (one
+    product with the selection: scipy's compiled loop over the pairs).
 
     A value of at least one entry in 64 costs less as a row of bits (one bit per entry) than
     as its pairs; the approach and document type values, and the common keywords, are such.
@@ -135,11 +137,20 @@ class _Counter:
             bits[row, pairs.entries[pairs.bounds[key] : pairs.bounds[key + 1]]] = True
         self.rows = np.packbits(bits, axis=1, bitorder="little").view(np.uint64)
         sparse = ~dense[pairs.keys] if len(pairs.keys) else np.zeros(0, dtype=np.bool_)
-        keys, self.entries = pairs.keys[sparse], pairs.wide[sparse]
+        keys, columns = pairs.keys[sparse], pairs.entries[sparse]
         size = int(keys[-1]) + 1 if len(keys) else 0
         bounds = np.searchsorted(keys, np.arange(size + 1))
         self.present = np.flatnonzero(np.diff(bounds)).astype(np.intp)
-        self.starts = bounds[self.present]
+        self.columns = max(entries, int(columns.max()) + 1 if len(columns) else 0)
+        # Row i: the entries of value present[i] (sorted, each once), as ones.
+        self.matrix = scipy.sparse.csr_array(
+            (
+                np.ones(len(columns), dtype=np.int32),
+                columns.astype(np.int32),
+                np.append(bounds[self.present], len(columns)).astype(np.int32),
+            ),
+            shape=(len(self.present), self.columns),
+        )
 
     def count(self, mask: Mask, counts: npt.NDArray[np.int32]) -> None:
         """Add to ``counts`` (by value id) how many entries of ``mask`` have each value."""
@@ -149,9 +160,12 @@ class _Counter:
             bits = np.packbits(covered, bitorder="little").view(np.uint64)
             ones = np.bitwise_count(self.rows & bits).sum(axis=1, dtype=np.int32)
             counts[self.dense_keys] += ones
-        if len(self.starts):
-            selected = mask.view(np.uint8).take(self.entries)
-            counts[self.present] += np.add.reduceat(selected, self.starts, dtype=np.int32)
+        if len(self.present):
+            selected = np.zeros(self.columns, dtype=np.int32)
+            kept = min(len(mask), self.columns)
+            selected[:kept] = mask[:kept]
+            product = self.matrix @ selected  # a vector (the stubs type it as maybe a matrix)
+            counts[self.present] += cast("npt.NDArray[np.int32]", product)
 
 
 class MatchSets:
@@ -184,6 +198,7 @@ class MatchSets:
         self._counter: _Counter | None = None
         self._by_facet: list[npt.NDArray[np.intp]] | None = None
         self._by_year: tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]] | None = None
+        self._label_rank: npt.NDArray[np.intp] | None = None
         self._value_size = 0
         self._set_values(values)
         size = max(years, default=0) + 1
@@ -277,6 +292,8 @@ class MatchSets:
         if any(value not in self.values for value in values):
             self._by_facet = None
             self._value_size = max(self._value_size, max(values) + 1)
+        if any(self.values.get(value_id) != value for value_id, value in values.items()):
+            self._label_rank = None
         self.values.update(values)
 
     # -- selecting ------------------------------------------------------------------------
@@ -351,8 +368,9 @@ class MatchSets:
         self, mask: Mask, per_facet: int, *, shown: int | None = None
     ) -> list[tuple[str, int, int]]:
         """Return (facet, value id, entries in ``mask``) of each facet's ``per_facet`` most
-        frequent values in the selection (those with at least one); with ``shown``, only those
-        that can be among the ``shown`` most frequent (a count at least the ``shown``-th)."""
+        frequent values in the selection (those with at least one); with ``shown``, only the
+        ``shown`` most frequent, ties broken by label (case-folded) as a SPARQL ``ORDER BY
+        DESC(?count) ?label`` would, in that order."""
         pairs = self._value_pairs
         by_facet = self._values_by_facet()
         if self._counter is None:
@@ -362,19 +380,33 @@ class MatchSets:
         if pairs.added:
             keys, entries = pairs.added_pairs()
             np.add.at(counts, keys[mask[entries]], 1)
+        rank = self._label_ranks() if shown is not None else None
         counted: list[tuple[str, int, int]] = []
         for facet, ids in zip(self.facets, by_facet, strict=True):
             found = counts[ids]
             present = np.flatnonzero(found)
-            if len(present) > per_facet:
+            if rank is not None and shown is not None:
+                if len(present) > shown:  # the values whose count is at least the shown-th
+                    least = np.partition(found[present], len(present) - shown)
+                    present = present[found[present] >= least[len(present) - shown]]
+                order = np.lexsort((rank[ids[present]], -found[present]))
+                present = present[order[:shown]]
+            elif len(present) > per_facet:
                 present = present[np.argpartition(-found[present], per_facet - 1)[:per_facet]]
-            if shown is not None and len(present) > shown:
-                least = np.partition(found[present], len(present) - shown)[len(present) - shown]
-                present = present[found[present] >= least]
             counted += zip(
                 [facet] * len(present), ids[present].tolist(), found[present].tolist(), strict=True
             )
         return counted
+
+    def _label_ranks(self) -> npt.NDArray[np.intp]:
+        """Each value id's place in the order of labels (case-folded; then IRIs)."""
+        if self._label_rank is None or len(self._label_rank) < self._value_size:
+            values = self.values
+            ordered = sorted(values, key=lambda v: (values[v].label.casefold(), values[v].iri))
+            rank = np.zeros(max(self._value_size, 1), dtype=np.intp)
+            rank[np.array(ordered, dtype=np.intp)] = np.arange(len(ordered), dtype=np.intp)
+            self._label_rank = rank
+        return self._label_rank
 
     def _values_by_facet(self) -> list[npt.NDArray[np.intp]]:
         """The ids of each facet's values, in the order of ``facets``."""

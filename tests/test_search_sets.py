@@ -11,6 +11,7 @@ import pytest
 from cokg.formats import TURTLE
 from cokg.load import open_knowledge_base
 from cokg.search import SearchIndex, Selection
+from cokg.search_sets import MatchSets, Value
 from cokg.store import OxigraphStore
 
 KB = "https://w3id.org/coprod/"
@@ -200,3 +201,18 @@ def test_common_values_counted_as_bits_equal_tantivy_counts() -> None:
         without, "health", Selection(), hits=False
     )
     assert {v.key: v.count for v in with_sets.search("health").facets["keyword"]}["all"] == 60
+
+
+def test_ties_at_the_last_shown_place_are_broken_by_label() -> None:
+    # 300 people with one entry each: the facet shows the first 50 by label, as SPARQL's
+    # ORDER BY DESC(?count) ?label would, not 50 of the tied ones in whatever order
+    sets = MatchSets.empty(["person"])
+    people = {
+        i: Value(0, f"p{i}", f"http://example.org/p{i}", f"Person {299 - i:03d}")
+        for i in range(300)
+    }
+    sets.add(1, {}, [], list(people), people, (2000, 2001))
+    everyone = sets.select([], [], None, None)
+    assert everyone is not None
+    shown = [people[value_id].label for _, value_id, _ in sets.counts(everyone, 200, shown=50)]
+    assert shown == [f"Person {n:03d}" for n in range(50)]
