@@ -1,0 +1,123 @@
+"""Two versions of cokg's search over one engine and one index, at the same moments: an A/B.
+
+    flock /tmp/cokg-bench.lock .venv/bin/python -m bench.ab_search --before COMMIT \\
+        [--rounds 10] [--index bench/data/search/synth-100000-seed1/search.sqlite3]
+
+Starts one ``oxigraph serve-read-only --union-default-graph`` on ``--store`` and ``cokg serve
+--store <its query URL>`` twice, with the code of ``--before`` (exported with ``git archive``)
+and with the working tree's, each with its own copy of the search index built by
+:mod:`bench.search` (the schema of both versions must be the index's). Sends every search of
+:func:`bench.search_served.searches` (each text plain, narrowed by the commonest keyword and by
+the years 2014–2016, and the HTML search page) to both servers, the first side rotating from
+one request to the next, ``--rounds`` times after one unmeasured round, and prints each side's
+median and p95 per kind of search and over all, and the CPU time each server's process used per
+search (from ``/proc``), which the machine's other load changes far less than the latencies.
+Both versions answer the same requests at the same moments, so what differs is only their code.
+Run it from the repository root, under the lock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.ab_endpoint import export
+from bench.ab_pages import cpu_seconds, start_cokg
+from bench.client import Client
+from bench.data import DATA_DIR
+from bench.pages import start_oxigraph
+from bench.report import nearest_p95
+from bench.search_served import (
+    INDEX,
+    STORE,
+    copy_index,
+    first_keyword,
+    search_check,
+    searches,
+    wait_until_idle,
+)
+from bench.servers import stop_process
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the A/B; print a table of both sides."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--before", required=True, help="the commit to compare with")
+    parser.add_argument("--store", type=Path, default=STORE)
+    parser.add_argument("--index", type=Path, default=INDEX, help="built by bench.search")
+    parser.add_argument("--rounds", type=int, default=10)
+    options = parser.parse_args(argv)
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    sides = ("before", "after")
+    with tempfile.TemporaryDirectory(prefix="ab-search-", dir=DATA_DIR) as folder:
+        logs = Path(folder)
+        processes = []
+        try:
+            code = {"before": export(options.before, logs / "before-code"), "after": ROOT}
+            oxigraph, engine = start_oxigraph(options.store, logs)
+            processes.append(oxigraph)
+            clients = {}
+            pids = {}
+            for side in sides:
+                copy_index(options.index, logs / f"{side}-data")
+                process, base = start_cokg(code[side], engine, options.store, logs, side)
+                processes.append(process)
+                clients[side] = Client(base, timeout=300)
+                pids[side] = process.pid
+            keyword = first_keyword(clients["after"])
+            first_keyword(clients["before"])
+            kinds = searches(keyword)
+            for side in sides:  # one unmeasured round, then wait for the start-up checks
+                for search in kinds:
+                    problem = search_check(clients[side].send(search.request))
+                    if problem:
+                        raise SystemExit(f"{side} {search.kind}: {problem}")
+                wait_until_idle(pids[side])
+            samples: dict[str, dict[str, list[float]]] = {s: {} for s in sides}
+            cpu = dict.fromkeys(sides, 0.0)
+            turn = 0
+            for _ in range(options.rounds):
+                for search in kinds:
+                    order = sides if turn % 2 == 0 else sides[::-1]
+                    turn += 1
+                    for side in order:
+                        used = cpu_seconds(pids[side])
+                        response = clients[side].send(search.request)
+                        cpu[side] += cpu_seconds(pids[side]) - used
+                        problem = search_check(response)
+                        if problem:
+                            raise SystemExit(f"{side} {search.kind}: {problem}")
+                        samples[side].setdefault(search.kind, []).append(response.seconds * 1000)
+            for client in clients.values():
+                client.close()
+        finally:
+            for process in reversed(processes):
+                stop_process(process)
+    print(f"A/B of the search, {options.rounds} rounds: before = {options.before}, after = tree")
+    print("| search | before median | before p95 | after median | after p95 | after/before |")
+    print("|---|---|---|---|---|---|")
+    for search in kinds:
+        b, a = samples["before"][search.kind], samples["after"][search.kind]
+        print(
+            f"| {search.kind} | {statistics.median(b):.1f} | {nearest_p95(b):.1f} "
+            f"| {statistics.median(a):.1f} | {nearest_p95(a):.1f} "
+            f"| {statistics.median(a) / statistics.median(b):.2f}× |"
+        )
+    every = {side: [x for values in samples[side].values() for x in values] for side in sides}
+    count = len(every["after"])
+    for side in sides:
+        print(
+            f"{side}: every search median {statistics.median(every[side]):.2f} ms, "
+            f"p95 {nearest_p95(every[side]):.2f} ms, "
+            f"CPU {cpu[side] / count * 1000:.2f} ms per search (the server's process)",
+            file=sys.stdout,
+        )
+
+
+if __name__ == "__main__":
+    main()
