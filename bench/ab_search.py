@@ -37,6 +37,7 @@ from bench.search_served import (
     first_keyword,
     search_check,
     searches,
+    served_fingerprint,
     wait_until_idle,
 )
 from bench.servers import stop_process
@@ -65,6 +66,7 @@ def main(argv: list[str] | None = None) -> None:
             pids = {}
             for side in sides:
                 copy_index(options.index, logs / f"{side}-data")
+                served_fingerprint(logs / f"{side}-data", engine)
                 process, base = start_cokg(code[side], engine, options.store, logs, side)
                 processes.append(process)
                 clients[side] = Client(base, timeout=300)
@@ -77,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
                     problem = search_check(clients[side].send(search.request))
                     if problem:
                         raise SystemExit(f"{side} {search.kind}: {problem}")
-                wait_until_idle(pids[side])
+                wait_until_idle(pids[side], oxigraph.pid)
             samples: dict[str, dict[str, list[float]]] = {s: {} for s in sides}
             cpu = dict.fromkeys(sides, 0.0)
             turn = 0

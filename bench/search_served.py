@@ -12,8 +12,10 @@ One ``oxigraph serve-read-only --union-default-graph`` on ``--store`` answers on
 --store http://…/query`` (the path any remote engine takes) with its page cache off
 (``COKG_PAGE_CACHE_BYTES=0``, every page built from the engine: the cold page of
 ``bench.pages``) and the search index built by ``bench.search`` from the same store (copied into
-the server's data folder, so the copy is what the server opens and checks against the store;
-it is not rebuilt when the store's fingerprint is the one it was built from).
+the server's data folder, so the copy is what the server opens and checks against the store,
+with the store's fingerprint as the server reads it recorded in it: see
+:func:`served_fingerprint`). A run whose server rebuilt its index anyway (its log says so) is
+refused: the rebuild's work would be measured with the searches.
 
 Measured, one client on one keep-alive connection, latency to the last byte:
 
@@ -57,6 +59,8 @@ from bench.pages import BASE, HTML, html_check, start_cokg, start_oxigraph, titl
 from bench.report import machine, nearest_p95
 from bench.search import TEXTS
 from bench.servers import stop_process
+from cokg.search import SearchIndex
+from cokg.store import open_store, store_fingerprint
 
 STORE = DATA_DIR / "final" / "synth-100000-seed1" / "run" / "stores" / "oxigraph"
 INDEX = DATA_DIR / "search" / "synth-100000-seed1" / "search.sqlite3"
@@ -160,6 +164,7 @@ def main(argv: list[str] | None = None) -> None:
             processes.append(oxigraph)
             expected = titles(endpoint, iris)
             copy_index(options.index, logs / "cokg-data")
+            served_fingerprint(logs / "cokg-data", endpoint)
             settings = {
                 "COKG_STORE_LOCATION": str(options.store.resolve()),
                 "COKG_PAGE_CACHE_BYTES": "0",
@@ -187,7 +192,7 @@ def main(argv: list[str] | None = None) -> None:
                 problem = search_check(client.send(search.request))
                 if problem:
                     raise SystemExit(f"{search.kind}: {problem}")
-            settled = wait_until_idle(cokg.pid)
+            settled = wait_until_idle(cokg.pid, oxigraph.pid)
             print(f"the server was idle after {settled:.1f} s", file=sys.stderr)
             print(f"measuring {options.rounds} rounds…", file=sys.stderr)
             pages = list(iris)
@@ -207,22 +212,42 @@ def main(argv: list[str] | None = None) -> None:
         finally:
             for process in reversed(processes):
                 stop_process(process)
+        rebuilt = "rebuilding it" in (logs / "cokg.log").read_text(errors="replace")
+    if rebuilt:
+        raise SystemExit("the server rebuilt its search index during the run: not a measurement")
     report = render(kinds, keyword, settled, options, argv)
     print(report)
     if options.output:
         options.output.write_text(report, encoding="utf-8")
 
 
-def wait_until_idle(pid: int, *, quiet: float = 1.0, timeout: float = 600.0) -> float:
-    """Wait until process ``pid`` has used under 5 % of a core for ``quiet`` seconds (its
-    start-up work done: the background check of the index against the store); return the
-    seconds waited."""
+def served_fingerprint(folder: Path, endpoint: str) -> None:
+    """Record in the index copied into ``folder`` the store's fingerprint as the server will
+    read it through ``endpoint``.
+
+    ``bench.search`` builds the index from the store folder, whose fingerprint counts each quad
+    once; the engine here serves that folder with its union default graph, through which
+    :func:`cokg.store.store_fingerprint` counts every quad twice (the default graph and its
+    named graph). The data are the same; without this the server's start-up check would find
+    a "changed" store and rebuild the index in the background, during the measurement.
+    """
+    index = SearchIndex(folder / "search.sqlite3")
+    try:
+        index.record_fingerprint(store_fingerprint(open_store(endpoint)))
+    finally:
+        index.close()
+
+
+def wait_until_idle(*pids: int, quiet: float = 1.0, timeout: float = 600.0) -> float:
+    """Wait until the processes ``pids`` (the server, its engine) have each used under 5 % of
+    a core for ``quiet`` seconds (their start-up work done: the background check of the index
+    against the store, which asks the engine); return the seconds waited."""
     began = time.monotonic()
-    used = cpu_seconds(pid)
+    used = [cpu_seconds(pid) for pid in pids]
     while time.monotonic() - began < timeout:
         time.sleep(quiet)
-        now = cpu_seconds(pid)
-        if now - used < 0.05 * quiet:
+        now = [cpu_seconds(pid) for pid in pids]
+        if all(after - before < 0.05 * quiet for before, after in zip(used, now, strict=True)):
             return time.monotonic() - began
         used = now
     raise SystemExit(f"the server was still busy after {timeout:.0f} s")
