@@ -53,7 +53,7 @@ import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from email.message import Message
-from typing import IO, Literal, TypeVar
+from typing import IO, Literal, Protocol, TypeVar
 from urllib.parse import quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
 from pyoxigraph import (
@@ -85,6 +85,7 @@ from cokg.store import QueryResult, RdfInput, parse_quads, position_of
 
 __all__ = [
     "ENGINES",
+    "AnswerReceiver",
     "Auth",
     "BasicAuth",
     "BearerAuth",
@@ -651,6 +652,21 @@ class _Failure(Exception):
 T = TypeVar("T")
 
 
+class AnswerReceiver(Protocol):
+    """Takes the body of a query's answer while it arrives (:meth:`SparqlStore.query_text`).
+
+    It sees the answer before the store has checked it whole, so it must only prepare work
+    (say, write the rows received so far in another format) that is used once the store has
+    returned the checked answer, and never raise.
+    """
+
+    def begin(self, media_type: str) -> None:
+        """An answer in ``media_type`` begins (again, when the request is sent again)."""
+
+    def receive(self, data: bytes) -> None:
+        """The next bytes of the answer."""
+
+
 @dataclass(frozen=True)
 class SolutionsText:
     """SELECT solutions as SPARQL TSV text, as the engine wrote them: a header line, then one
@@ -849,6 +865,7 @@ class SparqlStore:
         named_graph_uris: Iterable[str] | None,
         *,
         as_text: bool,
+        receiver: AnswerReceiver | None = None,
     ) -> QueryResult | SolutionsText | TriplesText:
         form = query_form(sparql)
         if _first_keyword(sparql) in _UPDATE_FORMS:
@@ -866,7 +883,7 @@ class SparqlStore:
             params = self._dataset_params(default, named)
         try:
             if as_text and form == "SELECT":
-                response = self._sparql_query(text, form, params)
+                response = self._sparql_query(text, form, params, receiver=receiver)
                 return _read_solutions_text(response, self.engine) or _read_result(
                     response, form, self.engine
                 )
@@ -887,6 +904,7 @@ class SparqlStore:
         *,
         default_graph_uris: Iterable[str] | None = None,
         named_graph_uris: Iterable[str] | None = None,
+        receiver: AnswerReceiver | None = None,
     ) -> QueryResult | SolutionsText | TriplesText:
         """Run a query as :meth:`query` does, but return a SELECT answer the engine sent as
         SPARQL TSV (Oxigraph) as that text, and a CONSTRUCT or DESCRIBE answer it sent as
@@ -895,9 +913,12 @@ class SparqlStore:
         An endpoint in front of the engine then passes it on as it is or parses it at most
         once, to write the format its client asked for (:class:`SolutionsText`,
         :class:`TriplesText`). Other answers come as from :meth:`query`; so do answers in
-        other formats. Raises as :meth:`query` does.
+        other formats. A ``receiver`` is given the body of a SELECT answer while it arrives
+        (:class:`AnswerReceiver`). Raises as :meth:`query` does.
         """
-        return self._query(sparql, default_graph_uris, named_graph_uris, as_text=True)
+        return self._query(
+            sparql, default_graph_uris, named_graph_uris, as_text=True, receiver=receiver
+        )
 
     def graphs(self) -> list[str]:
         """Return the IRIs of every named graph, sorted (the engine's own graphs left out)."""
@@ -1198,8 +1219,10 @@ class SparqlStore:
         params: list[tuple[str, str]],
         *,
         stream: bool = False,
+        receiver: AnswerReceiver | None = None,
     ) -> _Response:
-        """POST a query; return the answer read in full (or open, with ``stream``)."""
+        """POST a query; return the answer read in full (or open, with ``stream``); a
+        ``receiver`` is given a successful answer's body while it arrives."""
         accept = (
             _RDF_ACCEPT
             if form in ("CONSTRUCT", "DESCRIBE")
@@ -1219,7 +1242,13 @@ class SparqlStore:
 
         def attempt() -> _Response:
             return self._send(
-                "POST", self.query_url, headers=headers, body=body, stream=stream, what="query"
+                "POST",
+                self.query_url,
+                headers=headers,
+                body=body,
+                stream=stream,
+                what="query",
+                receiver=receiver,
             )
 
         return self._attempt(attempt, retry=True)
@@ -1253,6 +1282,7 @@ class SparqlStore:
         stream: bool = False,
         what: str,
         missing: str | None = None,
+        receiver: AnswerReceiver | None = None,
     ) -> _Response:
         """Send one request on a pooled connection; return the answer (see :func:`_take`).
 
@@ -1285,6 +1315,7 @@ class SparqlStore:
                     release,
                     stream=stream and method == "GET",
                     deadline=started + self.timeout,
+                    receiver=receiver,
                 )
             answer = _take(raw, connection, release, stream=False, deadline=started + self.timeout)
             location = answer.headers.get("Location")
@@ -1425,8 +1456,10 @@ def _take(
     *,
     stream: bool,
     deadline: float,
+    receiver: AnswerReceiver | None = None,
 ) -> _Response:
-    """Read a response in full by ``deadline`` (a monotonic time) unless ``stream``.
+    """Read a response in full by ``deadline`` (a monotonic time) unless ``stream``; a
+    ``receiver`` is given the body while it is read.
 
     The socket timeout only bounds each read: an engine that keeps sending (Oxigraph streams
     results past its own time limit) is stopped here, by closing the connection. A connection
@@ -1439,9 +1472,13 @@ def _take(
         response.finish = finish
         return response
     chunks = []
+    if receiver is not None:
+        receiver.begin(response.media_type)
     try:
         while chunk := raw.read(1 << 16):
             chunks.append(chunk)
+            if receiver is not None:
+                receiver.receive(chunk)
             if time.monotonic() > deadline:
                 raise _Failure(
                     QueryTimeout("the engine was still sending its answer at the time limit"),

@@ -22,7 +22,7 @@ from types import TracebackType
 from typing import TypeVar
 
 from cokg.errors import QueryTimeout, StoreUnavailable
-from cokg.sparql_store import SolutionsText, SparqlStore, TriplesText
+from cokg.sparql_store import AnswerReceiver, SolutionsText, SparqlStore, TriplesText
 from cokg.store import QueryResult
 
 from .engine import OxigraphEngine
@@ -168,6 +168,7 @@ class BoundedSparqlStore(SparqlStore):
         *,
         default_graph_uris: Iterable[str] | None = None,
         named_graph_uris: Iterable[str] | None = None,
+        receiver: AnswerReceiver | None = None,
     ) -> QueryResult | SolutionsText | TriplesText:
         """Run a query as :meth:`SparqlStore.query_text` does, stopping it at the time limit."""
         return self._bounded(
@@ -176,6 +177,7 @@ class BoundedSparqlStore(SparqlStore):
                 sparql,
                 default_graph_uris=default_graph_uris,
                 named_graph_uris=named_graph_uris,
+                receiver=receiver,
             ),
             watch=True,
         )

@@ -9,13 +9,14 @@ never hands out a result the engine cut short). Then:
    remote engine as TSV or N-Triples (:class:`~cokg.sparql_store.SolutionsText`,
    :class:`~cokg.sparql_store.TriplesText`) already is that text: it is only cut;
 2. that compact text is turned into the format the client asked for (TSV and N-Triples pass
-   as they are).
-   Small answers are serialised at once (with a ``Content-Length``); large ones are
-   serialised by a worker thread into a bounded queue and streamed as they come, so the
-   serialised answer is never built in memory whole. pyoxigraph's result objects cannot
-   cross threads; the worker parses its own from the bytes. A failure before the first
-   chunk is raised before the response begins (a clear error status); one later cuts the
-   stream, so the client never sees a complete-looking short answer.
+   as they are). Small answers are serialised at once (with a ``Content-Length``); large ones
+   are streamed as they are serialised, so the serialised answer is never built in memory
+   whole: solutions a batch of rows at a time, in the thread that sends them
+   (:mod:`.solutions`, which also writes some while a remote engine's answer is still
+   arriving); triples by a worker thread into a bounded queue (pyoxigraph's result objects
+   cannot cross threads; the worker parses its own from the bytes). A failure before the
+   first chunk is raised before the response begins (a clear error status); one later cuts
+   the stream, so the client never sees a complete-looking short answer.
 """
 
 from __future__ import annotations
@@ -37,13 +38,14 @@ from pyoxigraph import (
     RdfFormat,
     Triple,
     parse,
-    parse_query_results,
     serialize,
 )
 
 from cokg.errors import QueryError, StoreUnavailable
 from cokg.formats import NTRIPLES, SPARQL_TSV, Format, ResultsFormat
 from cokg.sparql_store import SolutionsText, TriplesText
+
+from .solutions import EarlyPieces, pieces_body
 
 STREAM_ABOVE = 1 << 18
 """Answers whose intermediate text is larger than this (bytes) are streamed."""
@@ -123,28 +125,33 @@ def solutions_body(solutions: QuerySolutions, fmt: ResultsFormat, *, max_rows: i
     return _tsv_body(tsv, fmt, truncated)
 
 
-def solutions_text_body(answer: SolutionsText, fmt: ResultsFormat, *, max_rows: int) -> Body:
+def solutions_text_body(
+    answer: SolutionsText,
+    fmt: ResultsFormat,
+    *,
+    max_rows: int,
+    early: EarlyPieces | None = None,
+) -> Body:
     """Serialise SELECT solutions the engine sent as TSV in ``fmt``, cut after ``max_rows``.
 
     The TSV is cut by counting lines and passed on as it is to a client that asked for
-    TSV; for another format it is parsed once, while the answer is written.
+    TSV; for another format it is parsed once, while the answer is written. ``early`` holds
+    what was written while the answer arrived (given to the store as its receiver); it is
+    used when it saw this very answer.
     """
     truncated = answer.rows > max_rows
-    return _tsv_body(answer.head(max_rows).text, fmt, truncated)
+    if early is not None and early.received != len(answer.text):
+        early = None  # it saw another answer (or none): write it all now
+    return _tsv_body(answer.head(max_rows).text, fmt, truncated, early)
 
 
-def _tsv_body(tsv: bytes, fmt: ResultsFormat, truncated: bool) -> Body:
-    """Return the body for solutions in ``tsv``, written in ``fmt``."""
+def _tsv_body(
+    tsv: bytes, fmt: ResultsFormat, truncated: bool, early: EarlyPieces | None = None
+) -> Body:
+    """Return the body for solutions in ``tsv``, written in ``fmt`` (:mod:`.solutions`)."""
     if fmt is SPARQL_TSV:
         return Body(tsv, truncated)
-
-    def write(out: IO[bytes] | None) -> bytes | None:
-        try:
-            return parse_query_results(tsv, QueryResultsFormat.TSV).serialize(out, fmt.oxigraph)
-        except SyntaxError as e:
-            raise StoreUnavailable(f"the engine's answer is malformed: {e}") from e
-
-    return Body(_render(write, len(tsv)), truncated)
+    return Body(pieces_body(tsv, fmt, early=early, stream_above=STREAM_ABOVE), truncated)
 
 
 def boolean_body(answer: QueryBoolean, fmt: ResultsFormat) -> Body:

@@ -31,7 +31,7 @@ from pyoxigraph import QueryBoolean, QuerySolutions
 from werkzeug.exceptions import BadRequest, MethodNotAllowed, NotAcceptable
 
 from cokg.errors import QueryError, UnsupportedFormat
-from cokg.formats import RDF_FORMATS, RESULTS_FORMATS, Format, ResultsFormat
+from cokg.formats import RDF_FORMATS, RESULTS_FORMATS, SPARQL_TSV, Format, ResultsFormat
 from cokg.namespaces import PREFIXES, instance_prefixes
 from cokg.sparql_store import SolutionsText, SparqlStore, TriplesText, query_form
 from cokg.store import QueryResult
@@ -62,6 +62,7 @@ from .results import (
     triples_text_body,
 )
 from .service_description import ServiceDescription
+from .solutions import EarlyPieces
 from .state import WriteEvent, cokg_state
 
 __all__ = ["decode_pairs", "decode_text", "read_operation", "sparql", "uses_service"]
@@ -176,30 +177,47 @@ def run_query(operation: Operation) -> Response:
         _pick(_RESULT_FORMATS if results else _RDF_FORMATS, requested)
 
     text, added = with_base(operation.text, state.base_iri)
-    # Over a remote engine, a SELECT (CONSTRUCT, DESCRIBE) answer comes as the engine's TSV
-    # (N-Triples) text: cut by counting lines, passed on as it is to a client that asked for
-    # that format, else parsed once while it is written out (results.solutions_text_body).
-    run = state.store.query_text if isinstance(state.store, SparqlStore) else state.store.query
+    default_graphs = operation.values("default-graph-uri") or None
+    named_graphs = operation.values("named-graph-uri") or None
+    early = None
     try:
-        result = run(
-            text,
-            default_graph_uris=operation.values("default-graph-uri") or None,
-            named_graph_uris=operation.values("named-graph-uri") or None,
-        )
+        if isinstance(state.store, SparqlStore):
+            # Over a remote engine, a SELECT (CONSTRUCT, DESCRIBE) answer comes as the
+            # engine's TSV (N-Triples) text: cut by counting lines, passed on as it is to a
+            # client that asked for that format, else parsed once while it is written out
+            # (results.solutions_text_body), rows of it while it arrives (solutions.EarlyPieces).
+            if form == "SELECT":
+                results_format = _pick(_RESULT_FORMATS, requested)[0]
+                if results_format is not SPARQL_TSV:
+                    early = EarlyPieces(results_format, max_rows=state.max_rows)
+            result: QueryResult | SolutionsText | TriplesText = state.store.query_text(
+                text,
+                default_graph_uris=default_graphs,
+                named_graph_uris=named_graphs,
+                receiver=early,
+            )
+        else:
+            result = state.store.query(
+                text, default_graph_uris=default_graphs, named_graph_uris=named_graphs
+            )
     except QueryError as error:
         raise shift_back(error, added) from error
 
-    return _answer(result, requested)
+    return _answer(result, requested, early)
 
 
-def _answer(result: QueryResult | SolutionsText | TriplesText, requested: list[str]) -> Response:
+def _answer(
+    result: QueryResult | SolutionsText | TriplesText,
+    requested: list[str],
+    early: EarlyPieces | None = None,
+) -> Response:
     """Return the response that carries ``result`` in the format the client asked for."""
     state = cokg_state()
     body: Body
     if isinstance(result, QuerySolutions | QueryBoolean | SolutionsText):
         results_format, media_type = _pick(_RESULT_FORMATS, requested)
         if isinstance(result, SolutionsText):
-            body = solutions_text_body(result, results_format, max_rows=state.max_rows)
+            body = solutions_text_body(result, results_format, max_rows=state.max_rows, early=early)
         elif isinstance(result, QuerySolutions):
             body = solutions_body(result, results_format, max_rows=state.max_rows)
         else:
