@@ -41,7 +41,7 @@ import threading
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -954,7 +954,7 @@ class SearchIndex:
                         mask = self._match_sets().select(
                             groups or [], chosen, selection.from_year, selection.to_year
                         )
-                    paged: Callable[[], tuple[int, list[Hit]]]
+                    words = None if text_query is None else self._text.text_query(groups or [])
                     if text_query is None:
                         total = (
                             int(mask.sum())
@@ -966,20 +966,21 @@ class SearchIndex:
 
                         def paged() -> tuple[int, list[Hit]]:
                             return total, self._title_page(where, parameters, page, size)
-                    else:
-                        words = self._text.text_query(groups or [])  # what snippets mark
-                        known = None if mask is None else int(mask.sum())
-
-                        def paged() -> tuple[int, list[Hit]]:
-                            return self._ranked_page(
-                                searcher, selected, words, page, size, total=known
-                            )
 
                     if mask is not None:
-                        # The page (tantivy, SQLite) is made in a worker thread while the
-                        # facets are counted here (numpy): both let go of the GIL. Only the
-                        # worker touches the database meanwhile; the lock is still held.
-                        pending = self._worker().submit(paged)
+                        # What lets go of the GIL for long runs in a worker thread while the
+                        # facets are counted here (numpy, scipy): the SQLite page in title
+                        # order, or tantivy's ranking (the hits are then made here, after the
+                        # counts: Python work in both threads would only take turns). Only
+                        # the worker touches the database meanwhile; the lock is still held.
+                        known = int(mask.sum())
+                        pending: Future[tuple[int, Any]] = (
+                            self._worker().submit(paged)
+                            if words is None
+                            else self._worker().submit(
+                                self._ranked, searcher, selected, page, size, total=known
+                            )
+                        )
                         try:
                             sets = self._match_sets()
                             counted = (
@@ -990,9 +991,13 @@ class SearchIndex:
                             years, values = sets.years(mask), sets.values
                         finally:  # the worker is done with the database before the lock goes
                             wait([pending])
-                        total, hits = pending.result()
+                        total, done = pending.result()
+                        hits = done if words is None else self._hits(searcher, done, words)
                     else:
-                        total, hits = paged()
+                        if words is None:
+                            total, hits = paged()
+                        else:
+                            total, hits = self._ranked_page(searcher, selected, words, page, size)
                         counted, years = self._aggregate(
                             searcher, selected, facets=facets, total=total
                         )
@@ -1130,13 +1135,36 @@ class SearchIndex:
         """The selection's total and one page of it, best first, with the words of ``words``
         highlighted. A ``total`` already known (from the entry sets) spares tantivy counting
         every match: it then only ranks."""
+        counted, ranked = self._ranked(searcher, selected, page, size, total=total)
+        return counted, self._hits(searcher, ranked, words)
+
+    @staticmethod
+    def _ranked(
+        searcher: tantivy.Searcher,
+        selected: tantivy.Query,
+        page: int,
+        size: int,
+        *,
+        total: int | None = None,
+    ) -> tuple[int, list[tuple[float, tantivy.DocAddress]]]:
+        """The selection's total and the (score, address) of one page of it, best first: only
+        tantivy's work, which lets go of the GIL (see :meth:`search`)."""
         offset = (page - 1) * size
         if offset >= searcher.num_docs:  # past the end: nothing to rank
             if total is not None:
                 return total, []
             return _count(searcher.search(selected, 1, count=True)), []
         found = searcher.search(selected, size, count=total is None, offset=offset)
-        documents = [(score, searcher.doc(address)) for score, address in found.hits]
+        return (_count(found) if total is None else total), list(found.hits)
+
+    def _hits(
+        self,
+        searcher: tantivy.Searcher,
+        ranked: Sequence[tuple[float, tantivy.DocAddress]],
+        words: tantivy.Query,
+    ) -> list[Hit]:
+        """The hits of ``ranked`` (:meth:`_ranked`) with the words of ``words`` highlighted."""
+        documents = [(score, searcher.doc(address)) for score, address in ranked]
         ids = [int(document["id"][0]) for _, document in documents]
         marks = ",".join("?" * len(ids))
         rows = {
@@ -1169,7 +1197,7 @@ class SearchIndex:
                     end_year=end,
                 )
             )
-        return (_count(found) if total is None else total), hits
+        return hits
 
     def _facet_counts(
         self,
