@@ -684,7 +684,7 @@ class SearchIndex:
                 entry.period,
                 entry.start_year,
                 entry.end_year,
-                _opening(clean["description"][:240]),
+                _opening(clean["description"]),
             ),
         )
         rowid = int(cursor.lastrowid or 0)
@@ -1302,8 +1302,9 @@ def _count(found: tantivy.SearchResult) -> int:
 
 
 def _opening(description: str | None) -> str:
-    """The start of a description, cut at a word, as the snippet of a hit without text."""
-    snippet = _SPACE.sub(" ", description or "").strip()
+    """The start of a description (its first 240 characters, cut at a word), as the snippet of
+    a hit without text or whose description holds none of its words."""
+    snippet = _SPACE.sub(" ", (description or "")[:240]).strip()
     if len(snippet) >= 230:
         snippet = snippet.rsplit(" ", 1)[0] + " …"
     return snippet

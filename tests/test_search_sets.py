@@ -216,3 +216,21 @@ def test_ties_at_the_last_shown_place_are_broken_by_label() -> None:
     assert everyone is not None
     shown = [people[value_id].label for _, value_id, _ in sets.counts(everyone, 200, shown=50)]
     assert shown == [f"Person {n:03d}" for n in range(50)]
+
+
+def test_a_hit_found_by_its_title_alone_shows_the_opening_of_its_description() -> None:
+    store = OxigraphStore()
+    long = "Services shaped with the people who use them. " * 40  # 1 880 characters
+    store.replace_graph(
+        NEW_GRAPH,
+        f"""
+@prefix schema: <https://schema.org/> . @prefix dcterms: <http://purl.org/dc/terms/> .
+<{NEW}> a schema:ResearchProject ; dcterms:title "Quarkly"@en ; dcterms:description "{long}"@en .
+""".encode(),
+        TURTLE,
+    )
+    index = SearchIndex()
+    index.build(store)
+    (hit,) = index.search("quarkly").hits
+    assert hit.snippet_html.startswith("Services shaped with the people")
+    assert hit.snippet_html.endswith(" …") and len(hit.snippet_html) <= 242
