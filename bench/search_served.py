@@ -225,11 +225,12 @@ def served_fingerprint(folder: Path, endpoint: str) -> None:
     """Record in the index copied into ``folder`` the store's fingerprint as the server will
     read it through ``endpoint``.
 
-    ``bench.search`` builds the index from the store folder, whose fingerprint counts each quad
-    once; the engine here serves that folder with its union default graph, through which
-    :func:`cokg.store.store_fingerprint` counts every quad twice (the default graph and its
-    named graph). The data are the same; without this the server's start-up check would find
-    a "changed" store and rebuild the index in the background, during the measurement.
+    ``bench.search`` builds the index from the store folder; the engine here serves that folder
+    with its union default graph. Until ``SparqlStore`` read ``sd:UnionDefaultGraph`` from the
+    engine's service description it counted every quad twice through such an engine, so the
+    server found the store "changed" and rebuilt its index in the background, during the
+    measurement (every served-search run before 2026-11-26 17:30 UTC). The two fingerprints
+    now agree; recording the served one keeps any other difference of view from doing that.
     """
     index = SearchIndex(folder / "search.sqlite3")
     try:

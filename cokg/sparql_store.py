@@ -109,6 +109,9 @@ UnionMode = Literal["native", "oxigraph", "jena"]
 """
 
 _JENA_UNION_GRAPH = "urn:x-arq:UnionGraph"
+_SD = "http://www.w3.org/ns/sparql-service-description#"
+_SD_FEATURE = NamedNode(_SD + "feature")
+_SD_UNION_DEFAULT_GRAPH = NamedNode(_SD + "UnionDefaultGraph")
 _NO_GRAPH = "urn:x-cokg:no-graph"
 """A graph that never exists: names an empty default graph or an empty set of named graphs
 for engines that would otherwise fill in what a request leaves out."""
@@ -788,6 +791,7 @@ class SparqlStore:
         self.query_timeout = query_timeout
         self._opener = urllib.request.build_opener()
         self._connections = _Connections()
+        self._union_feature: bool | None = None  # see _union_by_default
         self._digest = _DigestSigner(auth, self._opener) if isinstance(auth, DigestAuth) else None
 
     @classmethod
@@ -933,7 +937,7 @@ class SparqlStore:
             return self._count(f"{{ GRAPH {NamedNode(graph)} {{ ?s ?p ?o }} }}")
         if self.engine.system_graphs:
             return sum(self._graph_sizes().values())
-        if self.engine.separate_default_graph:
+        if self.engine.separate_default_graph and not self._union_by_default():
             return self._count("{ { ?s ?p ?o } UNION { GRAPH ?g { ?s ?p ?o } } }")
         return self._count("{ GRAPH ?g { ?s ?p ?o } }")
 
@@ -1138,6 +1142,31 @@ class SparqlStore:
         for row in self._select(f"SELECT (COUNT(*) AS ?n) WHERE {pattern}"):
             return int(row["n"].value)
         return 0
+
+    def _union_by_default(self) -> bool:
+        """Tell whether the engine's service description lists ``sd:UnionDefaultGraph`` (an
+        Oxigraph server started with ``--union-default-graph``): its default graph is then the
+        union of the named graphs, not a graph of its own, and counting both would count every
+        quad twice. Asked once; an engine without a readable description is taken to keep a
+        default graph of its own."""
+        if self._union_feature is None:
+            try:
+                answer = self._send(
+                    "GET",
+                    self.query_url,
+                    headers={"Accept": "application/n-triples, text/turtle;q=0.9"},
+                    what="service description",
+                )
+                form = RdfFormat.from_media_type(answer.media_type)
+                features = {
+                    triple.object
+                    for triple in (parse(answer.body, form) if form is not None else ())
+                    if triple.predicate == _SD_FEATURE
+                }
+            except (_Failure, SyntaxError, ValueError):
+                features = set()
+            self._union_feature = _SD_UNION_DEFAULT_GRAPH in features
+        return self._union_feature
 
     def _graph_exists(self, graph: str) -> bool:
         pattern = "{}" if self.engine.keeps_empty_graphs else "{ ?s ?p ?o }"

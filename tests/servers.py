@@ -90,8 +90,11 @@ def stop(process: subprocess.Popen[bytes], grace: float = 30.0) -> None:
 
 
 @contextmanager
-def oxigraph_server(directory: Path, *, timeout_s: int | None = None) -> Iterator[str]:
-    """Run ``oxigraph serve`` on a store in ``directory``; yield its base URL."""
+def oxigraph_server(
+    directory: Path, *, timeout_s: int | None = None, union_default_graph: bool = False
+) -> Iterator[str]:
+    """Run ``oxigraph serve`` on a store in ``directory`` (its default graph the union of the
+    named graphs with ``union_default_graph``); yield its base URL."""
     if OXIGRAPH is None:
         raise RuntimeError("the oxigraph server binary is missing: pip install oxigraph")
     port = free_port()
@@ -99,6 +102,8 @@ def oxigraph_server(directory: Path, *, timeout_s: int | None = None) -> Iterato
     command += ["--bind", f"127.0.0.1:{port}"]
     if timeout_s is not None:
         command += ["--timeout-s", str(timeout_s)]
+    if union_default_graph:
+        command.append("--union-default-graph")
     log = directory / "oxigraph.log"
     base = f"http://127.0.0.1:{port}"
     with log.open("wb") as out:
