@@ -694,10 +694,7 @@ class SolutionsText:
             raise ValueError("rows cannot be negative")
         if rows >= self.rows:
             return self
-        end = -1
-        for _ in range(rows + 1):  # the header line, then the rows
-            end = self.text.index(b"\n", end + 1)
-        return SolutionsText(self.text[: end + 1], rows)
+        return SolutionsText(self.text[: _after_lines(self.text, rows + 1)], rows)
 
     def solutions(self) -> QuerySolutions:
         """Return the rows as :class:`pyoxigraph.QuerySolutions` (parsed as they are read)."""
@@ -730,14 +727,32 @@ class TriplesText:
             raise ValueError("triples cannot be negative")
         if triples >= self.triples:
             return self
-        end = -1
-        for _ in range(triples):
-            end = self.text.index(b"\n", end + 1)
-        return TriplesText(self.text[: end + 1], triples)
+        return TriplesText(self.text[: _after_lines(self.text, triples)], triples)
 
     def parsed(self) -> Iterator[Triple]:
         """Return the triples, parsed as they are read."""
         return (quad.triple for quad in parse(self.text, RdfFormat.N_TRIPLES))
+
+
+def _after_lines(text: bytes, lines: int) -> int:
+    """Return the offset just past the ``lines``-th line break of ``text`` (0 for none).
+
+    Counts the line breaks of whole blocks first (in C), then steps through the last block.
+
+    >>> _after_lines(b"a\\nbb\\nccc\\n", 2)
+    5
+    """
+    position, left, size = 0, lines, len(text)
+    while left > 0 and position < size:
+        end = min(position + (1 << 16), size)
+        found = text.count(b"\n", position, end)
+        if found >= left:
+            break
+        left -= found
+        position = end
+    for _ in range(left):
+        position = text.index(b"\n", position) + 1
+    return position
 
 
 class SparqlStore:
