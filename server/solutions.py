@@ -135,8 +135,11 @@ class EarlyPieces:
             if self._writer is None:
                 self._writer = Pieces(self.header, self.fmt)
             piece = self._writer.rows(lines)
-        except StoreUnavailable as error:
+        except StoreUnavailable as error:  # a malformed row: a 503 if the answer is whole
             self.error, self._on = error, False
+            return
+        except Exception:  # anything else is left for pieces_body() to meet (and report)
+            self._on = False
             return
         self.pieces.append(piece)
         self.rows += count
