@@ -97,9 +97,23 @@ def main(argv: list[str] | None = None) -> None:
                         samples[side].setdefault(search.kind, []).append(response.seconds * 1000)
             for client in clients.values():
                 client.close()
+        except OSError as e:  # a server went away: say what its log says
+            tails = {
+                side: (logs / f"cokg-{side}.log").read_text(errors="replace")[-1500:]
+                for side in sides
+            }
+            message = "\n".join(f"--- {s}:\n{t}" for s, t in tails.items())
+            raise SystemExit(f"{e}\n{message}") from e
         finally:
             for process in reversed(processes):
                 stop_process(process)
+            rebuilt = [
+                side
+                for side in sides
+                if "rebuilding it" in (logs / f"cokg-{side}.log").read_text(errors="replace")
+            ]
+    if rebuilt:
+        raise SystemExit(f"{', '.join(rebuilt)}: the server rebuilt its index; not a measurement")
     print(f"A/B of the search, {options.rounds} rounds: before = {options.before}, after = tree")
     print("| search | before median | before p95 | after median | after p95 | after/before |")
     print("|---|---|---|---|---|---|")
