@@ -1206,21 +1206,32 @@ class SearchIndex:
         known: Mapping[int, Value] | None = None,
     ) -> dict[str, list[FacetValue]]:
         """The facet values of ``counted`` with their keys, IRIs and labels (from ``known``,
-        else the table), the most frequent first, ties by label."""
+        else the table), the most frequent first, ties by label.
+
+        With ``known`` (the entry sets' values), ``counted`` is :meth:`MatchSets.counts`'s:
+        each facet's shown values already in that order.
+        """
         counts: dict[str, list[FacetValue]] = {name: [] for name in FACETS}
-        values: dict[int, tuple[str, str, str]] = {}
         if known is not None:
-            values = {v: known[v][1:] for _, v, _ in counted if v in known}
-        else:
-            ids = sorted({value_id for _, value_id, _ in counted})
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                for row in self._db.execute(
-                    "SELECT id, key, iri, label FROM facet_values "
-                    f"WHERE id IN ({','.join('?' * len(chunk))})",
-                    chunk,
-                ):
-                    values[row[0]] = row[1:]
+            for facet, value_id, count in counted:
+                value = known.get(value_id)
+                if value is not None:
+                    chosen = selection.facets.get(facet, ())
+                    selected = value.key in chosen or value.iri in chosen
+                    counts[facet].append(
+                        FacetValue(facet, value.key, value.iri, value.label, count, selected)
+                    )
+            return counts
+        values: dict[int, tuple[str, str, str]] = {}
+        ids = sorted({value_id for _, value_id, _ in counted})
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            for row in self._db.execute(
+                "SELECT id, key, iri, label FROM facet_values "
+                f"WHERE id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            ):
+                values[row[0]] = row[1:]
         for facet, value_id, count in sorted(
             counted, key=lambda c: (-c[2], values.get(c[1], ("", "", ""))[2].casefold())
         ):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
@@ -19,6 +20,7 @@ from cokg import __version__
 from cokg.errors import CokgError
 from cokg.store import ReadableStore
 
+from .resources import newest_file, store_folder
 from .state import WriteEvent, cokg_state
 
 health = Blueprint("health", __name__)
@@ -33,8 +35,10 @@ FIRST_COUNT_WAIT = 2.0
 class TripleCount:
     """The store's triple count, refreshed by one background thread at a time."""
 
-    def __init__(self, store: ReadableStore) -> None:
+    def __init__(self, store: ReadableStore, folder: Path | None = None) -> None:
         self._store = store
+        self._folder = folder
+        self._counted_change: datetime | None = None  # the files' last change when counted
         self._lock = threading.Lock()
         self._done = threading.Event()
         self._running = False
@@ -47,26 +51,37 @@ class TripleCount:
         self.stale = True
 
     def current(self) -> tuple[int | None, float | None]:
-        """Return the last count and when it was taken, starting a refresh if it is old."""
+        """Return the last count and when it was taken, starting a refresh if it is out of
+        date: after a write through the app; for a store whose files it sees (``folder``),
+        when they changed since the count; otherwise when older than :data:`COUNT_MAX_AGE`.
+        """
         age = time.monotonic() - self.taken_at if self.taken_at is not None else None
-        if self.stale or age is None or age > COUNT_MAX_AGE:
-            self._refresh()
+        changed = None if self._folder is None else newest_file(self._folder)
+        if changed is None:
+            old = age is None or age > COUNT_MAX_AGE
+        else:  # read before counting: a write in between makes the next request count again
+            old = age is None or changed != self._counted_change
+        if self.stale or old:
+            self._refresh(changed)
             if self.value is None:
                 self._done.wait(FIRST_COUNT_WAIT)
         return self.value, self.taken_at
 
-    def _refresh(self) -> None:
+    def _refresh(self, changed: datetime | None) -> None:
         with self._lock:
             if self._running:
                 return
             self._running = True
             self.stale = False
-        threading.Thread(target=self._count, name="cokg-healthz-count", daemon=True).start()
+        threading.Thread(
+            target=self._count, args=(changed,), name="cokg-healthz-count", daemon=True
+        ).start()
 
-    def _count(self) -> None:
+    def _count(self, changed: datetime | None) -> None:
         try:
             self.value = self._store.count()
             self.taken_at = time.monotonic()
+            self._counted_change = changed
         except CokgError:
             self.stale = True  # try again on the next request
         finally:
@@ -79,7 +94,7 @@ def _counter() -> TripleCount:
     counter = current_app.extensions.get("cokg.triple_count")
     if not isinstance(counter, TripleCount):
         state = cokg_state()
-        counter = TripleCount(state.store)
+        counter = TripleCount(state.store, store_folder(current_app, state.store))
         state.on_write.append(counter.invalidate)
         current_app.extensions["cokg.triple_count"] = counter
     return counter

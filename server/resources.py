@@ -38,6 +38,7 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, request, url_for
 from flask.blueprints import BlueprintSetupState
+from flask.sansio.app import App
 from pyoxigraph import NamedNode, Quad, Triple, serialize
 from werkzeug.exceptions import BadRequest, NotAcceptable
 
@@ -122,18 +123,26 @@ def last_change() -> datetime | None:
     older than the data, never newer.
     """
     store = cokg_state().store
-    location = current_app.config.get("STORE_LOCATION")
-    if location is None and isinstance(store, OxigraphStore):
-        location = store.path
-        if location is None:
+    folder = store_folder(current_app, store)
+    if folder is None:
+        if isinstance(store, OxigraphStore) and store.path is None:
             written = _MEMORY_WRITES.get(store)
             return None if written is None else datetime.fromtimestamp(written, UTC)
-    if location is None:
         return None
-    return _newest_file(Path(location))
+    return newest_file(folder)
 
 
-def _newest_file(folder: Path) -> datetime | None:
+def store_folder(app: App, store: ReadableStore) -> Path | None:
+    """Return the folder holding the store's files, which every process writing it changes
+    (the app's ``STORE_LOCATION``: the folder of the ``oxigraph serve`` child; or an on-disk
+    :class:`~cokg.store.OxigraphStore`'s path), or None (in memory, a SPARQL endpoint)."""
+    location = app.config.get("STORE_LOCATION")
+    if location is None and isinstance(store, OxigraphStore):
+        location = store.path
+    return None if location is None else Path(location)
+
+
+def newest_file(folder: Path) -> datetime | None:
     """Return the newest modification time of ``folder`` and its files (RocksDB's info log
     ``LOG*``, rewritten without any write, does not count).
 

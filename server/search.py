@@ -22,6 +22,7 @@ import threading
 import time
 import weakref
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote_plus, urlencode
 
@@ -45,6 +46,7 @@ from cokg.search_update import written_by
 from cokg.store import store_fingerprint
 
 from .negotiation import HTML, choose, not_acceptable
+from .resources import newest_file, store_folder
 from .state import WriteEvent, cokg_state
 
 search = Blueprint("search", __name__)
@@ -79,14 +81,18 @@ class SearchService:
         self._checker: threading.Thread | None = None
         self._written = False  # writes went through the app since the last fingerprint
         self._verified = False  # the index was found in step with the store (or built from it)
+        self._files = store_folder(app, self._state.store)
+        self._seen: datetime | None = None  # the files' last change when found in step
         self._state.on_write.append(self.on_write)
 
     def current(self) -> SearchIndex:
         """Return the index: built first if need be; a due check starts in the background."""
         with self._lock:
             if not self._ready and self.index.fingerprint is None:
+                seen = None if self._files is None else newest_file(self._files)
                 self.index.build(self._state.store)  # a new index: the first search waits
                 self._ready = self._verified = True
+                self._seen = seen
                 self._checked = time.monotonic()
             elif not self._ready or (
                 time.monotonic() - self._checked >= self.check_every and not self._checking()
@@ -111,6 +117,12 @@ class SearchService:
         """
         try:
             fresh = fresh or self._written
+            # The store's files: unchanged since the index was found in step, nothing to ask
+            # the engine (a fingerprint counts every triple: seconds on a large store). Read
+            # before the fingerprint, so a write in between is seen by the next check.
+            changed = None if self._files is None else newest_file(self._files)
+            if not fresh and self._verified and changed is not None and changed == self._seen:
+                return
             fingerprint = store_fingerprint(
                 self._state.store, max_age=0.0 if fresh else self.check_every
             )
@@ -125,6 +137,7 @@ class SearchService:
                 self.index.build(self._state.store)
                 self.index.warm()
             self._verified = True
+            self._seen = changed
         except Exception:
             log.exception("checking the search index against the store failed")
 
