@@ -30,7 +30,6 @@ from __future__ import annotations
 import bisect
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
-from functools import cached_property
 from typing import NamedTuple, cast
 
 import numpy as np
@@ -83,11 +82,6 @@ class _Pairs:
         self.starts = self.bounds[present]
         self.added: dict[int, list[int]] = {}
         self.added_count = 0
-
-    @cached_property
-    def wide(self) -> npt.NDArray[np.intp]:
-        """The entries as native integers, which numpy takes from fastest (for counting)."""
-        return self.entries.astype(np.intp)
 
     def of(self, key: int) -> _Ids:
         """The entries of ``key`` (those added since included; maybe removed ones too)."""

@@ -2,8 +2,10 @@
 
 Always JSON (it is for load balancers and monitors). 200 when the store answers; 503 with
 ``Retry-After`` when it does not. Reachability is a cheap ``ASK``; counting every triple takes
-seconds on a large store, so the count is refreshed in the background (after a write, or when
-older than :data:`COUNT_MAX_AGE`) and reported with the time it was taken.
+seconds on a large store, so the count is refreshed in the background and reported with the
+time it was taken: after a write through the app; for a store whose files cokg sees (the
+embedded store, a store folder), when those files changed; for a SPARQL endpoint, when older
+than :data:`COUNT_MAX_AGE`.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from .state import WriteEvent, cokg_state
 health = Blueprint("health", __name__)
 
 COUNT_MAX_AGE = 60.0
-"""Seconds after which the reported triple count is refreshed."""
+"""Seconds after which the reported triple count of a store whose files cokg does not see (a
+SPARQL endpoint) is refreshed."""
 
 FIRST_COUNT_WAIT = 2.0
 """Seconds the first request waits for a count (a small store answers well within it)."""
