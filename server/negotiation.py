@@ -7,12 +7,14 @@ spellings after. ``charset`` parameters in ``Accept`` are ignored: every answer 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from typing import TypeVar
 
-from flask import g, request
+from flask import request
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.exceptions import BadRequest, NotAcceptable
+from werkzeug.http import parse_accept_header
 
 from cokg.errors import UnsupportedFormat
 from cokg.formats import RDF_FORMATS, RESULTS_FORMATS, Format, ResultsFormat
@@ -43,34 +45,35 @@ def offers(formats: Iterable[F]) -> list[str]:
 
 def client_accept() -> MIMEAccept:
     """Return the request's ``Accept`` header with ``charset`` parameters dropped."""
-    cached = g.get("cokg_accept")
-    if isinstance(cached, MIMEAccept):
-        return cached
+    return _parsed(request.headers.get("Accept", ""))
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(header: str) -> MIMEAccept:
     cleaned = []
-    for value, quality in request.accept_mimetypes:
+    for value, quality in parse_accept_header(header, MIMEAccept):
         kept = [p for p in value.split(";") if not p.strip().lower().startswith("charset=")]
         cleaned.append((";".join(kept).strip(), quality))
-    accept = MIMEAccept(cleaned)
-    g.cokg_accept = accept
-    return accept
+    return MIMEAccept(cleaned)
 
 
 def choose(offered: Sequence[str]) -> str | None:
     """Return the offered media type the client prefers (the first when it states none).
 
-    None means the client accepts none of them. Answers are kept for the request: the
-    endpoint asks the same question more than once (is HTML wanted? which format?).
+    None means the client accepts none of them. The answer depends on the ``Accept`` header
+    alone, so it is kept per header: clients send the same few headers again and again, and
+    werkzeug's matching is a good part of a small request's own time.
     """
-    choices: dict[tuple[str, ...], str | None] = g.setdefault("cokg_choices", {})
-    key = tuple(offered)
-    if key not in choices:
-        accept = client_accept()
-        if not accept:
-            choices[key] = offered[0] if offered else None
-        else:
-            best = accept.best_match(offered)
-            choices[key] = str(best) if best else None
-    return choices[key]
+    return _chosen(tuple(offered), request.headers.get("Accept", ""))
+
+
+@functools.lru_cache(maxsize=1024)
+def _chosen(offered: tuple[str, ...], header: str) -> str | None:
+    accept = _parsed(header)
+    if not accept:
+        return offered[0] if offered else None
+    best = accept.best_match(offered)
+    return str(best) if best else None
 
 
 def prefers_html(offered: Sequence[str]) -> bool:

@@ -20,7 +20,6 @@ requests get 400/405/406/415 with a clear message; the store is untouched.
 
 from __future__ import annotations
 
-import functools
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -302,17 +301,6 @@ def _pick(formats: tuple[Any, ...], requested: list[str]) -> tuple[Any, str]:
     chosen = format_parameter(formats, requested)
     if chosen is not None:
         return chosen, chosen.media_type
-    return _negotiated(formats, request.headers.get("Accept", ""))
-
-
-@functools.lru_cache(maxsize=256)
-def _negotiated(formats: tuple[Any, ...], accept: str) -> tuple[Any, str]:
-    """Return :func:`~.negotiation.negotiate` for the request's ``Accept`` header ``accept``.
-
-    The answer depends on the header alone, and clients send the same few headers again and
-    again, while werkzeug's matching takes a good part of a small query's time. A 406 is
-    raised again each time (an exception is not kept).
-    """
     return negotiate(formats)
 
 
