@@ -32,8 +32,8 @@ from bench.client import Client, Request
 from bench.report import nearest_p95
 from bench.servers import (
     Server,
+    cpu_seconds,
     free_port,
-    process_tree,
     start_oxigraph,
     wait_until_ready,
 )
@@ -42,7 +42,6 @@ from cokg.namespaces import DEFAULT_BASE_IRI
 from cokg.resources import QUERIES_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
-_TICK = os.sysconf("SC_CLK_TCK")
 
 
 def start_cokg(code: Path, engine: str, logs: Path, label: str) -> Server:
@@ -75,18 +74,6 @@ def export(commit: str, folder: Path) -> Path:
     # the wheel maps server/ to cokg.server; from a plain tree a link does the same
     (folder / "cokg" / "server").symlink_to(folder / "server")
     return folder
-
-
-def cpu_seconds(server: Server) -> float:
-    """Return the CPU time (user and system) the server's process tree has used so far."""
-    total = 0
-    for pid in process_tree(server.process.pid):
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / _TICK
 
 
 def requests_for(name: str, *, rounds: int, entries: int) -> tuple[list[str], str]:
@@ -146,13 +133,13 @@ def compare(servers: dict[str, Server], query: str, rounds: int, entries: int) -
         shift = round_ % len(names)
         for name in names[shift:] + names[:shift]:
             request = Request(servers[name].sparql_path_for(text), {"Accept": accept})
-            used = cpu_seconds(servers[name])
+            used = cpu_seconds(servers[name].process.pid, tree=True)
             response = clients[name].send(request)
             if response.status != 200:
                 raise SystemExit(f"{name}: HTTP {response.status} {response.body[:200]!r}")
             if round_:
                 times[name].append(response.seconds)
-                cpu[name] += cpu_seconds(servers[name]) - used
+                cpu[name] += cpu_seconds(servers[name].process.pid, tree=True) - used
     for client in clients.values():
         client.close()
     bare_median = statistics.median(times["bare Oxigraph"])

@@ -33,7 +33,8 @@ from pathlib import Path
 from bench.ab_endpoint import export
 from bench.client import Client, Request
 from bench.pages import BASE, STORE, start_oxigraph
-from bench.servers import LOOPBACK, free_port, stop_process, wait_until_ready
+from bench.report import nearest_p95
+from bench.servers import LOOPBACK, cpu_seconds, free_port, stop_process, wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,12 +64,6 @@ def start_cokg(
     base = f"http://{LOOPBACK}:{port}"
     wait_until_ready(process, base + "/sparql?query=ASK%7B%7D", log)
     return process, base
-
-
-def cpu_seconds(pid: int) -> float:
-    """Return the user and system CPU time process ``pid`` has used (Linux ``/proc``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -143,7 +138,7 @@ def main(argv: list[str] | None = None) -> None:
     bare = statistics.median(times["bare DESCRIBE"])
     for name, samples in times.items():
         median = statistics.median(samples)
-        p95 = sorted(samples)[max(0, int(len(samples) * 0.95) - 1)]
+        p95 = nearest_p95(samples)
         print(
             f"{name:24} median {median * 1000:7.2f} ms  p95 {p95 * 1000:7.2f} ms  "
             f"{median / bare:5.2f}× bare DESCRIBE  ({len(samples)} requests)  CPU per request: "

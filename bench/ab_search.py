@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 
 from bench.ab_endpoint import export
-from bench.ab_pages import cpu_seconds, start_cokg
+from bench.ab_pages import start_cokg
 from bench.client import Client
 from bench.data import DATA_DIR
 from bench.pages import start_oxigraph
@@ -40,7 +40,7 @@ from bench.search_served import (
     served_fingerprint,
     wait_until_idle,
 )
-from bench.servers import stop_process
+from bench.servers import cpu_seconds, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -52,13 +52,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.ab_pages import cpu_seconds
 from bench.client import Client, Request, Response
 from bench.data import DATA_DIR
 from bench.pages import BASE, HTML, html_check, start_cokg, start_oxigraph, titles
 from bench.report import machine, nearest_p95
 from bench.search import TEXTS
-from bench.servers import stop_process
+from bench.servers import cpu_seconds, stop_process
 from cokg.search import SearchIndex
 from cokg.store import open_store, store_fingerprint
 

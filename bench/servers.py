@@ -46,6 +46,21 @@ def process_tree(pid: int) -> list[int]:
     return found
 
 
+def cpu_seconds(pid: int, *, tree: bool = False) -> float:
+    """Return the user and system CPU time ``pid`` has used so far (with ``tree``, summed over
+    it and its descendants: a server and its engine), from Linux ``/proc``."""
+    total = 0
+    for member in process_tree(pid) if tree else [pid]:
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            if member == pid:
+                raise
+            continue  # a child that ended meanwhile
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def _status(pid: int, field: str) -> int:
     with contextlib.suppress(OSError):
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
