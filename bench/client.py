@@ -103,18 +103,22 @@ def measure(
     clients: int,
     seconds: float,
     timeout: float,
+    min_seconds: float = 0.0,
 ) -> Cell:
     """Send up to ``runs`` requests (cycling through ``requests``) from ``clients`` threads.
 
     Stops at ``runs`` requests or after ``seconds`` of wall time, whichever comes first (each
-    client finishes the request it is in, bounded by ``timeout``). At least one request is
-    sent. A status other than 200 counts as an error, not as a latency.
+    client finishes the request it is in, bounded by ``timeout``); with ``min_seconds``, goes
+    on past ``runs`` until the cell has lasted that long, so a cheap request gets more samples
+    than a slow one. At least one request is sent. A status other than 200 counts as an error,
+    not as a latency.
     """
     cell = Cell()
     counter = itertools.count()
     lock = threading.Lock()
     begin = time.perf_counter()
     deadline = begin + seconds
+    enough = begin + min_seconds
 
     def work() -> None:
         client = Client(base_url, timeout=timeout)
@@ -122,7 +126,8 @@ def measure(
             while True:
                 with lock:
                     index = next(counter)
-                if index >= runs or (index > 0 and time.perf_counter() > deadline):
+                now = time.perf_counter()
+                if (index >= runs and now >= enough) or (index > 0 and now > deadline):
                     return
                 request = requests[index % len(requests)]
                 try:
@@ -151,22 +156,27 @@ def measure_interleaved(
     runs: int,
     seconds: float,
     timeout: float,
+    min_seconds: float = 0.0,
 ) -> list[Cell]:
     """Send the same requests to each side in turn from one client, side by side.
 
     ``sides`` gives each side's base URL and its requests (the same queries, each side's
     paths). Request ``i`` goes to every side before request ``i + 1`` goes to any, and the side
     that goes first rotates, so all sides meet the same moments of a shared machine's load. Up
-    to ``runs`` rounds, stopped after ``seconds`` of wall time (at least one round). Returns
+    to ``runs`` rounds (more until ``min_seconds`` have passed), stopped after ``seconds`` of
+    wall time (at least one round). Returns
     one :class:`Cell` per side, in the order of ``sides``; a cell's wall time is the time its
     side spent answering, so its throughput is that of one client on its own.
     """
     cells = [Cell() for _ in sides]
     clients = [Client(url, timeout=timeout) for url, _ in sides]
-    deadline = time.perf_counter() + seconds
+    begin = time.perf_counter()
+    deadline = begin + seconds
+    enough = begin + min_seconds
     try:
-        for index in range(runs):
-            if index > 0 and time.perf_counter() > deadline:
+        for index in itertools.count():
+            now = time.perf_counter()
+            if (index >= runs and now >= enough) or (index > 0 and now > deadline):
                 break
             order = [(index + k) % len(sides) for k in range(len(sides))]
             for which in order:

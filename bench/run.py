@@ -68,6 +68,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, help="measured requests per client and cell")
     parser.add_argument("--clients", help="comma-separated numbers of concurrent clients")
     parser.add_argument("--cell-seconds", type=float, help="deadline of one cell of runs")
+    parser.add_argument(
+        "--min-seconds",
+        type=float,
+        default=0.0,
+        help="go on past --runs until a cell has lasted this long (more samples of cheap "
+        "requests; --cell-seconds still stops it)",
+    )
     parser.add_argument("--timeout", type=float, help="query timeout (seconds) on both sides")
     parser.add_argument(
         "--python-entries", type=int, help="size for the in-process Python peer (0: skip)"
@@ -227,6 +234,7 @@ def run_http_workload(
                     clients=clients,
                     seconds=args.cell_seconds,
                     timeout=args.timeout + GRACE,
+                    min_seconds=args.min_seconds,
                 )
                 timed_out = record(result, cell, server) or timed_out
             log_cell(run, workload, side, clients, result)
@@ -240,6 +248,7 @@ def run_http_workload(
             runs=args.runs,
             seconds=args.cell_seconds * len(ready),
             timeout=args.timeout + GRACE,
+            min_seconds=args.min_seconds * len(ready),
         )
         for (side, _), cell in zip(ready.items(), cells, strict=True):
             result = by_clients[1][side]
@@ -419,8 +428,14 @@ def main(argv: list[str] | None = None) -> int:
             "",
             f"Machine: {machine()}.  ",
             f"Command: `{shlex.join(['python', '-m', 'bench', *(argv or sys.argv[1:])])}`.  ",
-            f"Runs: warm-up 1, then {args.runs} requests per client, clients "
-            f"{'/'.join(map(str, args.clients))}, each cell stopped after {args.cell_seconds:g} s"
+            f"Runs: warm-up 1, then {args.runs} requests per client"
+            + (
+                f" (more until the cell has lasted {args.min_seconds:g} s)"
+                if args.min_seconds
+                else ""
+            )
+            + f", clients {'/'.join(map(str, args.clients))}, each cell stopped after "
+            f"{args.cell_seconds:g} s"
             f"{' (one client: sides interleaved request by request)' if args.interleave else ''}; "
             f"query timeout {args.timeout:g} s on both sides. "
             + (
