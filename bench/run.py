@@ -75,7 +75,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="go on past --runs until a cell has lasted this long (more samples of cheap "
         "requests; --cell-seconds still stops it)",
     )
-    parser.add_argument("--timeout", type=float, help="query timeout (seconds) on both sides")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        help="cokg's query time limit (seconds); the client waits that long on both sides",
+    )
     parser.add_argument(
         "--python-entries", type=int, help="size for the in-process Python peer (0: skip)"
     )
@@ -437,7 +441,9 @@ def main(argv: list[str] | None = None) -> int:
             + f", clients {'/'.join(map(str, args.clients))}, each cell stopped after "
             f"{args.cell_seconds:g} s"
             f"{' (one client: sides interleaved request by request)' if args.interleave else ''}; "
-            f"query timeout {args.timeout:g} s on both sides. "
+            f"query time limit {args.timeout:g} s (cokg's; the client gives up on either side "
+            f"{GRACE:g} s after it; bare Oxigraph runs without `--timeout-s`, as cokg's own "
+            "engine does). "
             + (
                 "Bare Oxigraph serves cokg's store (`oxigraph serve-read-only` on the folder "
                 "cokg's own engine serves), so both sides read the same files. "

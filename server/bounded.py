@@ -1,11 +1,13 @@
-"""The store ``cokg serve`` uses over its own engine: every query is bounded in time.
+"""The store ``cokg serve`` uses over its own engine: every query and write is bounded in time.
 
 :class:`BoundedSparqlStore` is a :class:`~cokg.sparql_store.SparqlStore` over a supervised
-:class:`~.engine.OxigraphEngine` with a watchdog on each query. A query still running
-``limit`` seconds (plus a little) after it was sent gets the engine killed and restarted:
-the work stops, and the caller gets :class:`~cokg.errors.QueryTimeout` at once. Queries that
-were running on the same engine at that moment are sent again to the new one, within what is
-left of their own time limit, so other clients only see a short delay.
+:class:`~.engine.OxigraphEngine` with a watchdog on each query and each write. A request still
+running ``limit`` seconds (plus a little) after it was sent gets the engine killed and
+restarted: the work stops, and the caller gets :class:`~cokg.errors.QueryTimeout` at once.
+Queries that were running on the same engine at that moment are sent again to the new one,
+within what is left of their own time limit, so other clients only see a short delay. Writes
+are never sent again: each is one transaction, which the kill either let commit whole or
+dropped whole, and a write cut by another request's restart is reported, not repeated.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import time
 from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import TypeVar
+
+from pyoxigraph import Quad
 
 from cokg.errors import QueryTimeout, StoreUnavailable
 from cokg.sparql_store import AnswerReceiver, SolutionsText, SparqlStore, TriplesText
@@ -182,6 +186,27 @@ class BoundedSparqlStore(SparqlStore):
             watch=True,
         )
 
+    def update(self, sparql: str) -> None:
+        """Run a SPARQL Update as :meth:`SparqlStore.update` does, stopped at the time limit."""
+        self._write(lambda: SparqlStore.update(self, sparql))
+
+    def replace_graph_quads(self, graph: str, quads: Iterable[Quad]) -> None:
+        """Replace ``graph`` with ``quads`` in one transaction, stopped at the time limit."""
+        self._write(lambda: SparqlStore.replace_graph_quads(self, graph, quads))
+
+    def add_quads(self, quads: Iterable[Quad]) -> None:
+        """Add ``quads`` in one transaction, stopped at the time limit."""
+        self._write(lambda: SparqlStore.add_quads(self, quads))
+
+    def delete_graph(self, graph: str) -> None:
+        """Delete ``graph`` (:class:`~cokg.errors.NotFound` when there is none), stopped at
+        the time limit."""
+        self._write(lambda: SparqlStore.delete_graph(self, graph))
+
+    def clear(self) -> None:
+        """Delete every graph, stopped at the time limit."""
+        self._write(lambda: SparqlStore.clear(self))
+
     def graphs(self) -> list[str]:
         """Return the IRIs of every named graph, sorted."""
         return self._bounded(super().graphs, watch=False)
@@ -217,6 +242,33 @@ class BoundedSparqlStore(SparqlStore):
                         raise  # the engine's own answer, or down for another reason: say so
             if not self._engine.wait_until_ready(max(0.0, deadline - time.monotonic())):
                 raise StoreUnavailable("the query engine is restarting; try again shortly")
+
+    def _write(self, action: Callable[[], None]) -> None:
+        """Run the write ``action`` with a watchdog on the engine; never send it again.
+
+        Past the limit the engine is killed, which drops the write's transaction unless it
+        had committed: the caller is told the write was stopped, and whether it happened is
+        for a read to tell (it happened whole or not at all).
+        """
+        since = self._engine.recycles
+        watchdog = _Watchdog(
+            self.limit + _GRACE,
+            functools.partial(self._engine.recycle, since, self._write_past_limit),
+        )
+        with watchdog:
+            try:
+                action()
+            except (StoreUnavailable, QueryTimeout) as error:
+                if watchdog.fired:
+                    raise QueryTimeout(
+                        f"the write ran past the {self.limit:g} s time limit and was stopped; "
+                        "it was one transaction, so it either happened whole or not at all"
+                    ) from error
+                raise
+
+    @property
+    def _write_past_limit(self) -> str:
+        return f"a write ran past the {self.limit:g} s time limit"
 
     @property
     def _past_limit(self) -> str:

@@ -1,15 +1,18 @@
 """A supervised ``oxigraph serve`` child: the engine that makes user queries stoppable.
 
 pyoxigraph cannot cancel a query that runs in the web process, so ``cokg serve`` runs the
-store in an ``oxigraph serve --timeout-s N`` child bound to loopback and talks to it through
+store in an ``oxigraph serve`` child bound to loopback and talks to it through
 :class:`cokg.sparql_store.SparqlStore`, as it would to a remote engine. A supervisor thread
 restarts the child (with backoff) when it dies; it keeps its port, so the app's store keeps
 working once the child is back.
 
-``oxigraph serve --timeout-s`` alone does not bound the work: it checks the limit only now and
-then (a cross-product ``COUNT`` ran for ten minutes past a 2 s limit) and never once results
-stream. So a query that outlives the limit gets the child killed and restarted at once
+A query that outlives the limit gets the child killed and restarted at once
 (:meth:`OxigraphEngine.recycle`, driven by :mod:`.bounded`): the only way to stop the work.
+The child is not given Oxigraph's own ``--timeout-s``: that limit is checked only now and then
+(a cross-product ``COUNT`` ran for ten minutes past a 2 s limit) and never once results
+stream, and in Oxigraph 0.5.13 it keeps one sleeping thread per request for the whole limit
+(1 000 DESCRIBEs left 1 000 threads; at a few hundred requests a second the engine runs out of
+threads and fails every request with "Resource temporarily unavailable").
 """
 
 from __future__ import annotations
@@ -78,9 +81,9 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
 class OxigraphEngine:
     """``oxigraph serve`` over the store folder ``location``, on a loopback port, supervised.
 
-    ``timeout`` is the query time limit in seconds (the server takes whole seconds, so it is
-    rounded up). :meth:`start` returns once the engine answers; :meth:`stop` ends it and its
-    supervisor. The port stays the same across restarts.
+    ``timeout`` is the query time limit in seconds, rounded up to whole seconds (what
+    ``/healthz`` reports; :mod:`.bounded` enforces it). :meth:`start` returns once the engine
+    answers; :meth:`stop` ends it and its supervisor. The port stays the same across restarts.
     """
 
     def __init__(
@@ -195,8 +198,6 @@ class OxigraphEngine:
             str(self.location),
             "--bind",
             f"127.0.0.1:{self.port}",
-            "--timeout-s",
-            str(self.timeout_s),
         ]
         with self._lock:
             if self._stopping.is_set():

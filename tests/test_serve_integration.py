@@ -89,8 +89,9 @@ def process_gone(pid: int) -> bool:
 class Cokg:
     """One `python -m cokg serve` process; its output is collected line by line."""
 
-    def __init__(self, *args: str, cwd: Path) -> None:
+    def __init__(self, *args: str, cwd: Path, settings: dict[str, str] | None = None) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("COKG_")}
+        env.update(settings or {})
         env["XDG_DATA_HOME"] = str(cwd / "xdg")  # never the real home, whatever the flags
         env["PYTHONUNBUFFERED"] = "1"
         self.process = subprocess.Popen(
@@ -179,8 +180,8 @@ def start(tmp_path: Path) -> Iterator[Callable[..., Cokg]]:
     """Start `cokg serve` with extra arguments; every process is stopped at the end."""
     started: list[Cokg] = []
 
-    def run(*args: str) -> Cokg:
-        server = Cokg(*args, cwd=tmp_path)
+    def run(*args: str, settings: dict[str, str] | None = None) -> Cokg:
+        server = Cokg(*args, cwd=tmp_path, settings=settings)
         started.append(server)
         return server
 
@@ -339,6 +340,53 @@ def test_several_runaway_queries_at_once_are_each_stopped_in_time(served: Cokg) 
     assert [status for status, _ in results] == [503] * 4
     assert max(seconds for _, seconds in results) <= TIMEOUT + 1
     assert bindings(served.sparql(SIMPLE))
+
+
+def test_the_engine_keeps_no_thread_per_query(served: Cokg) -> None:
+    """Oxigraph's own --timeout-s keeps a sleeping thread per request for the whole limit:
+    under steady traffic the engine ran out of threads and failed every request."""
+    pid = served.engine_pid()
+    for _ in range(300):
+        assert served.sparql(SIMPLE).status == 200
+    threads = len(os.listdir(f"/proc/{pid}/task"))
+    assert threads < 100, f"the engine holds {threads} threads after 300 queries"
+
+
+def test_a_runaway_update_is_stopped_and_changes_nothing(
+    start: Callable[..., Cokg], tmp_path: Path
+) -> None:
+    server = start("--data-dir", str(tmp_path / "data"), settings={"COKG_WRITE_TOKEN": "t0k"})
+    marker = "ASK { GRAPH ?g { <urn:cokg:test:runaway> ?p ?o } }"
+    runaway = (
+        "INSERT { GRAPH <urn:cokg:test:g> { <urn:cokg:test:runaway> <urn:cokg:test:n> ?n } } "
+        "WHERE { { SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?w { ?a ?b ?c } GRAPH ?x { ?d ?e ?f } "
+        "GRAPH ?y { ?g ?h ?i } GRAPH ?z { ?j ?k ?l } } } }"
+    )
+
+    def send(update: str) -> tuple[Answer, float]:
+        request = urllib.request.Request(
+            server.url + "/sparql",
+            data=update.encode(),
+            headers={"Content-Type": "application/sparql-update", "Authorization": "Bearer t0k"},
+        )
+        began = time.monotonic()
+        try:
+            with _DIRECT.open(request, timeout=30) as response:
+                answer = Answer(response.status, response.headers, response.read())
+        except urllib.error.HTTPError as error:
+            with error:
+                answer = Answer(error.code, error.headers, error.read())
+        return answer, time.monotonic() - began
+
+    answer, seconds = send(runaway)
+    assert answer.status == 503, answer.text[:500]
+    assert f"ran past the {TIMEOUT} s time limit" in answer.text, answer.text[:500]
+    assert seconds <= TIMEOUT + 1
+    assert server.sparql(marker).json()["boolean"] is False  # nothing was written
+    assert server.get("/healthz").json()["engine"]["stopped_queries"] >= 1
+    done, _ = send("INSERT DATA { GRAPH <urn:cokg:test:g> { <urn:cokg:test:runaway> a <urn:x> } }")
+    assert done.status in (200, 204), done.text[:500]  # the restarted engine takes writes
+    assert server.sparql(marker).json()["boolean"] is True
 
 
 def test_a_killed_engine_gives_503_then_answers_again_without_a_restart(served: Cokg) -> None:
