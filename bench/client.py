@@ -164,9 +164,9 @@ def measure_interleaved(
     paths). Request ``i`` goes to every side before request ``i + 1`` goes to any, and the side
     that goes first rotates, so all sides meet the same moments of a shared machine's load. Up
     to ``runs`` rounds (more until ``min_seconds`` have passed), stopped after ``seconds`` of
-    wall time (at least one round). Returns
-    one :class:`Cell` per side, in the order of ``sides``; a cell's wall time is the time its
-    side spent answering, so its throughput is that of one client on its own.
+    wall time (at least one round). Returns one :class:`Cell` per side, in the order of
+    ``sides``; a cell's wall time is the time its side spent answering, so its throughput is
+    that of one client on its own.
     """
     cells = [Cell() for _ in sides]
     clients = [Client(url, timeout=timeout) for url, _ in sides]

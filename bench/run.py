@@ -78,7 +78,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--timeout",
         type=float,
-        help="cokg's query time limit (seconds); the client waits that long on both sides",
+        help=f"cokg's query time limit (seconds); the client gives up {GRACE:g} s later",
     )
     parser.add_argument(
         "--python-entries", type=int, help="size for the in-process Python peer (0: skip)"
