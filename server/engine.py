@@ -11,8 +11,8 @@ A query that outlives the limit gets the child killed and restarted at once
 The child is not given Oxigraph's own ``--timeout-s``: that limit is checked only now and then
 (a cross-product ``COUNT`` ran for ten minutes past a 2 s limit) and never once results
 stream, and in Oxigraph 0.5.13 it keeps one sleeping thread per request for the whole limit
-(1 000 DESCRIBEs left 1 000 threads; at a few hundred requests a second the engine runs out of
-threads and fails every request with "Resource temporarily unavailable").
+(1 000 DESCRIBEs left 1 000 threads; at a few hundred requests a second the engine ran out of
+threads, failed requests with "Resource temporarily unavailable", then died).
 """
 
 from __future__ import annotations

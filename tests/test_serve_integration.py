@@ -344,7 +344,7 @@ def test_several_runaway_queries_at_once_are_each_stopped_in_time(served: Cokg) 
 
 def test_the_engine_keeps_no_thread_per_query(served: Cokg) -> None:
     """Oxigraph's own --timeout-s keeps a sleeping thread per request for the whole limit:
-    under steady traffic the engine ran out of threads and failed every request."""
+    under steady traffic the engine ran out of threads, failed requests, then died."""
     pid = served.engine_pid()
     for _ in range(300):
         assert served.sparql(SIMPLE).status == 200
