@@ -188,24 +188,26 @@ class BoundedSparqlStore(SparqlStore):
 
     def update(self, sparql: str) -> None:
         """Run a SPARQL Update as :meth:`SparqlStore.update` does, stopped at the time limit."""
-        self._write(lambda: SparqlStore.update(self, sparql))
+        self._bounded(lambda: SparqlStore.update(self, sparql), watch=True, write=True)
 
     def replace_graph_quads(self, graph: str, quads: Iterable[Quad]) -> None:
         """Replace ``graph`` with ``quads`` in one transaction, stopped at the time limit."""
-        self._write(lambda: SparqlStore.replace_graph_quads(self, graph, quads))
+        self._bounded(
+            lambda: SparqlStore.replace_graph_quads(self, graph, quads), watch=True, write=True
+        )
 
     def add_quads(self, quads: Iterable[Quad]) -> None:
         """Add ``quads`` in one transaction, stopped at the time limit."""
-        self._write(lambda: SparqlStore.add_quads(self, quads))
+        self._bounded(lambda: SparqlStore.add_quads(self, quads), watch=True, write=True)
 
     def delete_graph(self, graph: str) -> None:
         """Delete ``graph`` (:class:`~cokg.errors.NotFound` when there is none), stopped at
         the time limit."""
-        self._write(lambda: SparqlStore.delete_graph(self, graph))
+        self._bounded(lambda: SparqlStore.delete_graph(self, graph), watch=True, write=True)
 
     def clear(self) -> None:
         """Delete every graph, stopped at the time limit."""
-        self._write(lambda: SparqlStore.clear(self))
+        self._bounded(lambda: SparqlStore.clear(self), watch=True, write=True)
 
     def graphs(self) -> list[str]:
         """Return the IRIs of every named graph, sorted."""
@@ -215,12 +217,16 @@ class BoundedSparqlStore(SparqlStore):
         """Return the number of quads in ``graph``, or in the whole store."""
         return self._bounded(lambda: SparqlStore.count(self, graph), watch=False)
 
-    def _bounded(self, action: Callable[[], T], *, watch: bool) -> T:
+    def _bounded(self, action: Callable[[], T], *, watch: bool, write: bool = False) -> T:
         """Run ``action`` within the time limit, with a watchdog on the engine if ``watch``.
 
         When another query's watchdog restarts the engine under ``action``, ``action`` runs
-        again on the new engine, within what is left of the same time limit.
+        again on the new engine, within what is left of the same time limit; unless it is a
+        ``write``, which is never sent again: past the limit the engine is killed, which drops
+        the write's transaction unless it had committed, and whether it happened is for a read
+        to tell (it happened whole or not at all).
         """
+        what = "write" if write else "query"
         deadline = time.monotonic() + self.limit
         while True:
             since = self._engine.recycles
@@ -229,50 +235,32 @@ class BoundedSparqlStore(SparqlStore):
                 raise QueryTimeout(self._stopped)
             watchdog = _Watchdog(
                 left + _GRACE if watch else math.inf,
-                functools.partial(self._engine.recycle, since, self._past_limit),
+                functools.partial(
+                    self._engine.recycle,
+                    since,
+                    f"a {what} ran past the {self.limit:g} s time limit",
+                ),
             )
             with watchdog:
                 try:
                     return action()
                 except (StoreUnavailable, QueryTimeout) as error:
                     if watchdog.fired:
-                        raise QueryTimeout(self._stopped) from error
+                        raise QueryTimeout(
+                            self._write_stopped if write else self._stopped
+                        ) from error
                     recycled = self._engine.recycles != since or self._engine.recycling
-                    if isinstance(error, QueryTimeout) or not recycled:
+                    if write or isinstance(error, QueryTimeout) or not recycled:
                         raise  # the engine's own answer, or down for another reason: say so
             if not self._engine.wait_until_ready(max(0.0, deadline - time.monotonic())):
                 raise StoreUnavailable("the query engine is restarting; try again shortly")
 
-    def _write(self, action: Callable[[], None]) -> None:
-        """Run the write ``action`` with a watchdog on the engine; never send it again.
-
-        Past the limit the engine is killed, which drops the write's transaction unless it
-        had committed: the caller is told the write was stopped, and whether it happened is
-        for a read to tell (it happened whole or not at all).
-        """
-        since = self._engine.recycles
-        watchdog = _Watchdog(
-            self.limit + _GRACE,
-            functools.partial(self._engine.recycle, since, self._write_past_limit),
+    @property
+    def _write_stopped(self) -> str:
+        return (
+            f"the write ran past the {self.limit:g} s time limit and was stopped; "
+            "it was one transaction, so it either happened whole or not at all"
         )
-        with watchdog:
-            try:
-                action()
-            except (StoreUnavailable, QueryTimeout) as error:
-                if watchdog.fired:
-                    raise QueryTimeout(
-                        f"the write ran past the {self.limit:g} s time limit and was stopped; "
-                        "it was one transaction, so it either happened whole or not at all"
-                    ) from error
-                raise
-
-    @property
-    def _write_past_limit(self) -> str:
-        return f"a write ran past the {self.limit:g} s time limit"
-
-    @property
-    def _past_limit(self) -> str:
-        return f"a query ran past the {self.limit:g} s time limit"
 
     @property
     def _stopped(self) -> str:
