@@ -40,9 +40,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def start_cokg(
-    code: Path, engine: str, store: Path, logs: Path, label: str
+    code: Path,
+    engine: str,
+    store: Path,
+    logs: Path,
+    label: str,
+    extra: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """Start ``cokg serve`` from the tree ``code`` over ``engine``, its page cache off."""
+    """Start ``cokg serve`` from the tree ``code`` over ``engine``, its page cache off, with
+    the ``extra`` environment variables (``COKG_*`` settings)."""
     port = free_port()
     log = logs / f"cokg-{label}.log"
     command = [sys.executable, "-m", "cokg", "serve", "--host", LOOPBACK, "--port", str(port)]
@@ -51,6 +57,7 @@ def start_cokg(
         "PYTHONPATH": str(code),
         "COKG_PAGE_CACHE_BYTES": "0",
         "COKG_STORE_LOCATION": str(store.resolve()),
+        **(extra or {}),
     }
     with log.open("ab") as out:
         process = subprocess.Popen(

@@ -1,7 +1,8 @@
 """Two versions of cokg's search over one engine and one index, at the same moments: an A/B.
 
     flock /tmp/cokg-bench.lock .venv/bin/python -m bench.ab_search --before COMMIT \\
-        [--rounds 10] [--index bench/data/search/synth-100000-seed1/search.sqlite3]
+        [--rounds 10] [--index bench/data/search/synth-100000-seed1/search.sqlite3] \\
+        [--setting before:COKG_THREADS=1 …]
 
 Starts one ``oxigraph serve-read-only --union-default-graph`` on ``--store`` and ``cokg serve
 --store <its query URL>`` twice, with the code of ``--before`` (exported with ``git archive``)
@@ -12,8 +13,9 @@ the years 2014–2016, and the HTML search page) to both servers, the first side
 one request to the next, ``--rounds`` times after one unmeasured round, and prints each side's
 median and p95 per kind of search and over all, and the CPU time each server's process used per
 search (from ``/proc``), which the machine's other load changes far less than the latencies.
-Both versions answer the same requests at the same moments, so what differs is only their code.
-Run it from the repository root, under the lock.
+Both versions answer the same requests at the same moments, so what differs is only their code
+(and the ``--setting``s given to one side: ``--before WORKTREE`` runs the working tree on both
+sides, to compare settings alone). Run it from the repository root, under the lock.
 """
 
 from __future__ import annotations
@@ -43,6 +45,24 @@ from bench.search_served import (
 from bench.servers import cpu_seconds, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
+WORKTREE = "WORKTREE"
+"""``--before WORKTREE``: both sides run the working tree (to compare ``--setting``s)."""
+
+
+def side_settings(given: list[str]) -> dict[str, dict[str, str]]:
+    """Parse ``--setting SIDE:NAME=VALUE`` options into each side's environment variables.
+
+    >>> side_settings(["before:COKG_THREADS=1"])
+    {'before': {'COKG_THREADS': '1'}, 'after': {}}
+    """
+    settings: dict[str, dict[str, str]] = {"before": {}, "after": {}}
+    for setting in given:
+        side, _, assignment = setting.partition(":")
+        name, equals, value = assignment.partition("=")
+        if side not in settings or not name or not equals:
+            raise SystemExit(f"--setting {setting!r}: expected SIDE:NAME=VALUE, SIDE before/after")
+        settings[side][name] = value
+    return settings
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -52,14 +72,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--store", type=Path, default=STORE)
     parser.add_argument("--index", type=Path, default=INDEX, help="built by bench.search")
     parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="SIDE:NAME=VALUE",
+        help="an environment variable for one side's server (before or after); repeatable",
+    )
     options = parser.parse_args(argv)
+    settings = side_settings(options.setting)
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     sides = ("before", "after")
     with tempfile.TemporaryDirectory(prefix="ab-search-", dir=DATA_DIR) as folder:
         logs = Path(folder)
         processes = []
         try:
-            code = {"before": export(options.before, logs / "before-code"), "after": ROOT}
+            before = (
+                ROOT if options.before == WORKTREE else export(options.before, logs / "before-code")
+            )
+            code = {"before": before, "after": ROOT}
             oxigraph, engine = start_oxigraph(options.store, logs)
             processes.append(oxigraph)
             clients = {}
@@ -67,7 +98,9 @@ def main(argv: list[str] | None = None) -> None:
             for side in sides:
                 copy_index(options.index, logs / f"{side}-data")
                 served_fingerprint(logs / f"{side}-data", engine)
-                process, base = start_cokg(code[side], engine, options.store, logs, side)
+                process, base = start_cokg(
+                    code[side], engine, options.store, logs, side, settings[side]
+                )
                 processes.append(process)
                 clients[side] = Client(base, timeout=300)
                 pids[side] = process.pid
@@ -115,6 +148,9 @@ def main(argv: list[str] | None = None) -> None:
     if rebuilt:
         raise SystemExit(f"{', '.join(rebuilt)}: the server rebuilt its index; not a measurement")
     print(f"A/B of the search, {options.rounds} rounds: before = {options.before}, after = tree")
+    for side in sides:
+        if settings[side]:
+            print(f"{side}'s settings: {' '.join(f'{k}={v}' for k, v in settings[side].items())}")
     print("| search | before median | before p95 | after median | after p95 | after/before |")
     print("|---|---|---|---|---|---|")
     for search in kinds:

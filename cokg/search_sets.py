@@ -136,10 +136,15 @@ class _Counter:
         bounds = np.searchsorted(keys, np.arange(size + 1))
         self.present = np.flatnonzero(np.diff(bounds)).astype(np.intp)
         self.columns = max(entries, int(columns.max()) + 1 if len(columns) else 0)
+        # A row's count is at most its length: 16-bit sums when every row is shorter than
+        # 2**15 (the rows are the values of fewer than max(64, entries // 64) entries), half
+        # the memory a product reads.
+        longest = int(np.diff(bounds).max()) if len(keys) else 0
+        self.dtype = np.int16 if longest < 2**15 else np.int32
         # Row i: the entries of value present[i] (sorted, each once), as ones.
         self.matrix = scipy.sparse.csr_array(
             (
-                np.ones(len(columns), dtype=np.int32),
+                np.ones(len(columns), dtype=self.dtype),
                 columns.astype(np.int32),
                 np.append(bounds[self.present], len(columns)).astype(np.int32),
             ),
@@ -155,7 +160,7 @@ class _Counter:
             ones = np.bitwise_count(self.rows & bits).sum(axis=1, dtype=np.int32)
             counts[self.dense_keys] += ones
         if len(self.present):
-            selected = np.zeros(self.columns, dtype=np.int32)
+            selected = np.zeros(self.columns, dtype=self.dtype)
             kept = min(len(mask), self.columns)
             selected[:kept] = mask[:kept]
             product = self.matrix @ selected  # a vector (the stubs type it as maybe a matrix)

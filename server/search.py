@@ -22,6 +22,7 @@ import threading
 import time
 import weakref
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote_plus, urlencode
@@ -72,7 +73,11 @@ class SearchService:
 
     def __init__(self, app: App) -> None:
         self.index = SearchIndex(app.config.get("SEARCH_INDEX") or None)
+        # Searches take turns on the index's lock anyway; running them all on one thread keeps
+        # their arrays in that thread's caches (waitress hands requests to its threads in turn).
+        self.runner = ThreadPoolExecutor(1, thread_name_prefix="cokg-search-run")
         weakref.finalize(self, self.index.close)  # the app has no shutdown hook
+        weakref.finalize(self, self.runner.shutdown, wait=False)
         self.check_every = float(app.config.get("SEARCH_CHECK_SECONDS", 60.0))
         self._state = app.extensions["cokg"]
         self._lock = threading.Lock()
@@ -227,17 +232,16 @@ def _run() -> tuple[SearchResult, Selection]:
     size = _int("size", None)
     facets = request.args.get("facets", "1") not in ("0", "false", "no")
     text = request.args.get("q", "")
-    result = (
-        search_service()
-        .current()
-        .search(
-            text,
-            selection,
-            page=1 if page is None else page,
-            size=10 if size is None else min(size, MAX_PAGE_SIZE),
-            facets=facets,
-        )
-    )
+    service = search_service()
+    index = service.current()
+    result = service.runner.submit(
+        index.search,
+        text,
+        selection,
+        page=1 if page is None else page,
+        size=10 if size is None else min(size, MAX_PAGE_SIZE),
+        facets=facets,
+    ).result()
     return result, selection
 
 
