@@ -30,7 +30,7 @@ from __future__ import annotations
 import bisect
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
-from typing import NamedTuple, cast
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -140,7 +140,7 @@ class _Counter:
         # 2**15 (the rows are the values of fewer than max(64, entries // 64) entries), half
         # the memory a product reads.
         longest = int(np.diff(bounds).max()) if len(keys) else 0
-        self.dtype = np.int16 if longest < 2**15 else np.int32
+        self.dtype: type[np.signedinteger[Any]] = np.int16 if longest < 2**15 else np.int32
         # Row i: the entries of value present[i] (sorted, each once), as ones.
         self.matrix = scipy.sparse.csr_array(
             (
