@@ -234,3 +234,24 @@ def test_a_hit_found_by_its_title_alone_shows_the_opening_of_its_description() -
     (hit,) = index.search("quarkly").hits
     assert hit.snippet_html.startswith("Services shaped with the people")
     assert hit.snippet_html.endswith(" …") and len(hit.snippet_html) <= 242
+
+
+def test_years_of_a_selection_far_down_the_year_order() -> None:
+    # 6 000 entries: the selected ones start late and end early, so that they come after
+    # thousands of others in both year orders; entries without years are never the bounds
+    sets = MatchSets.empty(["keyword"])
+    for entry in range(6000):
+        years = (None, None) if entry % 7 == 0 else (1000 + entry, 9000 - entry)
+        sets.add(entry, {}, [], [], {}, years)
+    everyone = sets.select([], [], None, None)
+    assert everyone is not None
+    for chosen in ([5999, 5998, 4000], [5001], [1], [0, 7, 14], []):
+        mask = everyone & False
+        mask[chosen] = True
+        with_years = [e for e in chosen if e % 7]
+        expected = (
+            (min(1000 + e for e in with_years), max(9000 - e for e in with_years))
+            if with_years
+            else None
+        )
+        assert sets.years(mask) == expected, chosen
