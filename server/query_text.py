@@ -246,3 +246,63 @@ def _group_after(found: tuple[Token, ...], keyword: Token) -> tuple[int, int] | 
         if token.text == "}" and token.depth == opening.depth:
             return opening.start, token.end
     return None
+
+
+MAX_DEPTH = 128
+"""How deep a query or update may nest, as :func:`nesting_depth` measures it."""
+
+_SHAPE = re.compile(
+    _TOKEN.pattern.replace(r"|(?P<brace>[{}])", "")
+    + r"|(?P<open>[{(\[])|(?P<close>[})\]])|(?P<operator>&&|\|\||!(?!=)|[/|+*=<>])"
+)
+# Each one makes the engine's parse tree one level deeper where it stands in a group.
+_NESTING_WORDS = frozenset(
+    {"OPTIONAL", "MINUS", "BIND", "FILTER", "VALUES", "UNION", "GRAPH", "SERVICE"}
+)
+
+
+def nesting_depth(text: str) -> int:
+    """Return how deep the engine's parse tree of ``text`` may get, counted on its tokens.
+
+    Every bracket opens a level, and every bracket, operator and ``OPTIONAL``, ``MINUS``,
+    ``BIND``, ``FILTER``, ``VALUES``, ``UNION``, ``GRAPH`` or ``SERVICE`` inside a level
+    adds one to it: the engine builds a chain of such siblings as a left-deep tree. Triple
+    patterns and list items add nothing.
+
+    >>> nesting_depth("SELECT ?s WHERE { ?s ?p ?o . ?o ?q '{{{' }")
+    3
+    >>> nesting_depth("SELECT ?s WHERE { OPTIONAL { ?s ?p ?o } OPTIONAL { ?s ?q ?o } }")
+    8
+    """
+    levels = [0]
+    deepest = 0
+    for match in _SHAPE.finditer(text):
+        kind = match.lastgroup
+        if kind == "close":
+            if len(levels) > 1:
+                levels.pop()
+            continue
+        if kind in ("open", "operator") or (
+            kind == "word" and match.group(0).upper() in _NESTING_WORDS
+        ):
+            levels[-1] += 1
+            if kind == "open":
+                levels.append(0)
+            deepest = max(deepest, len(levels) + sum(levels))
+    return deepest
+
+
+def check_nesting(text: str) -> None:
+    """Raise :class:`~cokg.errors.QueryError` when ``text`` nests deeper than :data:`MAX_DEPTH`.
+
+    Oxigraph parses and evaluates recursively: a query nested a few hundred levels deep
+    (``{{{…}}}``, ``CONCAT(CONCAT(…))``, hundreds of ``OPTIONAL`` in one group) overflows
+    its stack and kills the engine process, and with it every query in flight.
+    """
+    depth = nesting_depth(text)
+    if depth > MAX_DEPTH:
+        raise QueryError(
+            f"the request nests too deep for this endpoint ({depth} levels of brackets and "
+            f"chained OPTIONAL, UNION, FILTER, BIND or operators; at most {MAX_DEPTH}): "
+            "split it, or list alternatives with VALUES or IN (…) instead"
+        )

@@ -44,6 +44,7 @@ from .negotiation import (
     prefers_html,
 )
 from .query_text import (
+    check_nesting,
     is_absolute_iri,
     service_endpoints,
     shift_back,
@@ -108,8 +109,9 @@ def sparql_endpoint() -> Response:
 def read_operation() -> Operation:
     """Read the operation a request carries, where the SPARQL 1.1 Protocol places it.
 
-    Raises 400 for several operations or undecodable text, 405 for an update by GET and
-    415 for a body of another media type.
+    Raises 400 for several operations, undecodable text or text nested too deep
+    (:func:`.query_text.check_nesting`), 405 for an update by GET and 415 for a body of
+    another media type.
     """
     params = decode_pairs(request.query_string, "the query string of the URL")
     if request.method == "POST":
@@ -139,6 +141,8 @@ def read_operation() -> Operation:
             description="an update is sent with POST (the `update` form parameter or an "
             "application/sparql-update body), never with GET",
         )
+    for text in queries + updates:
+        check_nesting(text)  # before the engine sees it: too deep a text would crash it
     if queries:
         return Operation("query", queries[0], tuple(params))
     if updates:

@@ -1,0 +1,246 @@
+"""What a hostile or careless client sends: odd paths, headers, queries and bodies.
+
+One table of requests (method, path, headers, body) and what must hold of each answer: its
+status, text it must or must not hold, and that the store is unchanged by anything refused.
+Most rows pin answers that were already right (a clear 4xx); the others were defects:
+
+- a query or update nested a few hundred levels deep overflowed the engine's stack, which
+  killed ``oxigraph serve`` (every query in flight failed, and the supervisor's back-off grew
+  with each crash) or, in process, the whole server; now a 400 before the engine sees it;
+- ``/dumps/…`` answered 416 to a ``Range`` of an unknown unit (RFC 9110 §14.2: MUST be
+  ignored), to several ranges and to malformed ones (MAY be ignored: the whole file), and to
+  a suffix longer than the file (§14.1.3: the whole file, 206); ``If-Range`` with a weak
+  entity tag matched (§13.1.5: strong comparison);
+- ``If-Match: *`` on an existing resource answered 412 (RFC 9110 §13.1.1: it holds), and a
+  failed ``If-Match`` sent the representation itself as the body of its 412;
+- bytes of a URL path that are not UTF-8 (``/id/project/%C0%AF``) reached a SPARQL query as
+  U+FFFD, which no IRI may hold: a 400 "malformed query" about a query the client never sent.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from cokg.load import open_knowledge_base
+from cokg.server import create_app
+from cokg.store import OxigraphStore
+
+TOKEN = "hostile-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+ENTRY = "project/value-co-creation-greater-manchester"
+JSON = {"Accept": "application/sparql-results+json"}
+FORM = "application/x-www-form-urlencoded"
+
+
+def q(text: str) -> str:
+    """Return ``text`` percent-encoded for a query string."""
+    return urllib.parse.quote(text, safe="")
+
+
+def braces(depth: int) -> str:
+    """A query whose group graph patterns nest ``depth`` levels deep."""
+    return "SELECT * WHERE " + "{" * depth + "}" * depth
+
+
+def calls(depth: int) -> str:
+    """A query whose function calls nest ``depth`` levels deep."""
+    return "SELECT ?x WHERE { BIND(" + "CONCAT(" * depth + '"a"' + ")" * depth + " AS ?x) }"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One request and what must hold of its answer."""
+
+    method: str
+    path: str
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str | bytes | None = None
+    content_type: str | None = None
+    says: str = ""  # text the answer must hold
+    not_says: str = ""  # text the answer must not hold
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path[:70]} {self.headers}"
+
+
+ROWS = [
+    # -- SPARQL nested too deep for the engine: refused before it is run (was: crash)
+    Row("GET", f"/sparql?query={q(braces(300))}", 400, JSON, says="nests too deep"),
+    Row("GET", f"/sparql?query={q(calls(150))}", 400, JSON, says="at most 128"),
+    Row("POST", "/sparql", 400, JSON, calls(150), "application/sparql-query", says="too deep"),
+    Row(
+        "POST",
+        "/sparql",
+        400,
+        AUTH,
+        "update=" + q("INSERT { <http://a/> <http://b/> 1 } WHERE " + "{" * 300 + "}" * 300),
+        FORM,
+        says="nests too deep",
+    ),
+    Row("GET", f"/query?query={q(calls(150))}", 400, {"Accept": "text/html"}, says="too deep"),
+    Row("GET", f"/sparql?query={q(braces(40))}", 200, JSON, says='"bindings"'),
+    Row("GET", f"/sparql?query={q(calls(40))}", 200, JSON, says='"bindings"'),
+    # -- SPARQL protocol: pinned clear 4xx
+    Row("GET", f"/sparql?query={q('ASK {}')}&query={q('ASK {}')}", 400, says="more than one"),
+    Row("GET", f"/sparql?update={q('DROP ALL')}", 405, AUTH, says="POST"),
+    Row("POST", f"/sparql?query={q('ASK {}')}", 400, AUTH, "DROP ALL", "application/sparql-update"),
+    Row("POST", "/sparql", 415, {}, "ASK {}", "text/plain"),
+    Row("POST", "/sparql", 400, {}, b"\xff", "application/sparql-query", says="not UTF-8"),
+    Row("GET", f"/sparql?query={q('ASK {}')}&default-graph-uri=%00", 400, says="absolute IRI"),
+    Row("POST", "/sparql", 401, {}, "update=" + q("DROP ALL"), FORM),
+    Row("POST", "/sparql", 403, {"Authorization": "Bearer nope"}, "update=" + q("DROP ALL"), FORM),
+    Row("POST", "/sparql", 400, AUTH, "update=" + q("LOAD <file:///etc/passwd>"), FORM),
+    # -- Graph Store: pinned clear 4xx, nothing written
+    Row("PUT", "/rdf-graph-store?graph=http://x/&default", 400, AUTH, "", "text/turtle"),
+    Row("PUT", "/rdf-graph-store?graph=rel", 400, AUTH, "", "text/turtle", says="absolute"),
+    Row("PUT", "/rdf-graph-store?graph=http://x/", 400, AUTH, "garbage <", "text/turtle"),
+    Row("PUT", "/rdf-graph-store?graph=http://x/", 415, AUTH, "<a> <b> <c> .", "text/html"),
+    Row("PATCH", "/rdf-graph-store?graph=http://x/", 405, AUTH, "", "text/turtle"),
+    Row("DELETE", "/rdf-graph-store", 400, AUTH, says="name the graph"),
+    # -- Resource paths with bytes that are not UTF-8 or characters no IRI holds (was: 400
+    #    "malformed query")
+    Row("GET", "/id/project/%C0%AF", 404, says="nothing is known", not_says="query"),
+    Row("GET", "/page/project/%FF", 404, says="%EF%BF%BD", not_says="query"),
+    Row("GET", "/data/project/%ED%A0%80.ttl", 404, says="nothing is known", not_says="query"),
+    Row("GET", "/data/project/%EF%BF%BE.ttl", 404, says="%EF%BF%BE", not_says="query"),
+    Row("GET", "/id/project/..%2F..%2Fetc", 404),
+    Row("GET", f"/data/{ENTRY}.xyz", 404, says="unknown file extension"),
+    Row("GET", f"/data/{ENTRY}?format=%3Cb%3E", 400, says="unknown format"),
+    # -- search, dumps: pinned clear 4xx
+    Row("GET", "/search.json?page=-1", 400),
+    Row("GET", "/search.json?size=x", 400, says="whole number"),
+    Row("GET", "/search.json?from=2020&to=2000", 400),
+    Row("GET", "/dumps/%2e%2e", 404),
+    Row("GET", "/dumps/?format=x", 400),
+]
+
+
+@pytest.fixture(scope="module")
+def store() -> Iterator[OxigraphStore]:
+    """The shipped knowledge base, in memory, for this module (writes are refused here)."""
+    kb = open_knowledge_base()
+    yield kb
+    kb.close()
+
+
+@pytest.fixture(scope="module")
+def app(store: OxigraphStore, tmp_path_factory: pytest.TempPathFactory) -> Flask:
+    """The app with writes on (a token), so that refused writes are refused for their content."""
+    folder = tmp_path_factory.mktemp("dumps")
+    config = {"TESTING": True, "DUMPS_DIR": str(folder), "WRITE_TOKEN": TOKEN}
+    created: Flask = create_app(config, store=store)
+    return created
+
+
+def quads(store: OxigraphStore) -> int:
+    return len(list(store.query("SELECT * WHERE { GRAPH ?g { ?s ?p ?o } }")))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A response, read and closed (a file answer left open would warn)."""
+
+    status: int
+    headers: Any
+    mimetype: str
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+
+def fetch(
+    client: FlaskClient,
+    path: str,
+    method: str = "GET",
+    headers: dict[str, str] | None = None,
+    body: str | bytes | None = None,
+    content_type: str | None = None,
+) -> Answer:
+    response = client.open(
+        path, method=method, headers=headers or {}, data=body, content_type=content_type
+    )
+    with response:
+        return Answer(
+            response.status_code, response.headers, response.mimetype or "", response.get_data()
+        )
+
+
+@pytest.mark.parametrize("row", ROWS, ids=str)
+def test_hostile_request(client: FlaskClient, store: OxigraphStore, row: Row) -> None:
+    before = quads(store)
+    answer = fetch(client, row.path, row.method, row.headers, row.body, row.content_type)
+    text = answer.text
+    assert answer.status == row.status, text[:300]
+    assert row.says in text
+    if row.not_says:
+        assert row.not_says not in text
+    assert quads(store) == before
+
+
+def dump(client: FlaskClient) -> tuple[bytes, str]:
+    answer = fetch(client, "/dumps/cokg.ttl")
+    assert answer.status == 200
+    return answer.body, answer.headers["ETag"]
+
+
+@pytest.mark.parametrize(
+    "value", ["items=0-1", "bytes=0-1,3-4", "bytes=5-2", "bytes=x-y", "bytes="]
+)
+def test_a_range_the_server_does_not_serve_is_ignored(client: FlaskClient, value: str) -> None:
+    whole, _ = dump(client)
+    answer = fetch(client, "/dumps/cokg.ttl", headers={"Range": value})
+    assert answer.status == 200
+    assert answer.body == whole
+    assert "Content-Range" not in answer.headers
+
+
+def test_a_suffix_longer_than_the_dump_is_the_whole_dump(client: FlaskClient) -> None:
+    whole, _ = dump(client)
+    answer = fetch(client, "/dumps/cokg.ttl", headers={"Range": f"bytes=-{len(whole) * 10}"})
+    assert answer.status == 206
+    assert answer.headers["Content-Range"] == f"bytes 0-{len(whole) - 1}/{len(whole)}"
+    assert answer.body == whole
+
+
+def test_an_empty_suffix_is_not_satisfiable(client: FlaskClient) -> None:
+    whole, _ = dump(client)
+    answer = fetch(client, "/dumps/cokg.ttl", headers={"Range": "bytes=-0"})
+    assert answer.status == 416
+    assert answer.headers["Content-Range"] == f"bytes */{len(whole)}"
+
+
+def test_if_range_with_a_weak_tag_never_matches(client: FlaskClient) -> None:
+    whole, etag = dump(client)
+    headers = {"Range": "bytes=0-9", "If-Range": "W/" + etag}
+    answer = fetch(client, "/dumps/cokg.ttl", headers=headers)
+    assert answer.status == 200
+    assert answer.body == whole
+    strong = fetch(client, "/dumps/cokg.ttl", headers={"Range": "bytes=0-9", "If-Range": etag})
+    assert strong.status == 206
+    assert strong.body == whole[:10]
+
+
+@pytest.mark.parametrize("path", ["/dumps/cokg.ttl", f"/data/{ENTRY}.ttl"])
+def test_if_match(client: FlaskClient, path: str) -> None:
+    first = fetch(client, path)
+    etag = first.headers["ETag"]
+    for value in ["*", etag, f'"other", {etag}']:
+        answer = fetch(client, path, headers={"If-Match": value})
+        assert answer.status == 200, value
+        assert answer.body == first.body
+    for value in ['"other"', "W/" + etag]:
+        failed = fetch(client, path, headers={"If-Match": value, "Accept": "text/plain"})
+        assert failed.status == 412, value
+        assert failed.mimetype == "text/plain"
+        assert "If-Match" in failed.text
+        assert b"@prefix" not in failed.body
