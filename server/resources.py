@@ -369,10 +369,11 @@ def context() -> Response:
     """Serve the JSON-LD ``@context`` the data documents refer to."""
     body = json.dumps(CONTEXT, ensure_ascii=False, indent=2).encode("utf-8")
     response = Response(body, 200, mimetype=JSONLD.media_type)
-    response.set_etag(hashlib.sha256(body).hexdigest()[:40])
+    tag = hashlib.sha256(body).hexdigest()[:40]
+    response.set_etag(tag)
     response.last_modified = _STARTED
     response.headers["Cache-Control"] = "public, max-age=86400"
-    response.make_conditional(request)
+    response.make_conditional(conditional_environ(tag))
     return response
 
 

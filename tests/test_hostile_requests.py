@@ -19,7 +19,10 @@ Most rows pin answers that were already right (a clear 4xx); the others were def
 
 from __future__ import annotations
 
+import json
+import urllib.error
 import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +34,7 @@ from flask.testing import FlaskClient
 from cokg.load import open_knowledge_base
 from cokg.server import create_app
 from cokg.store import OxigraphStore
+from tests.servers import cokg_server
 
 TOKEN = "hostile-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -230,7 +234,9 @@ def test_if_range_with_a_weak_tag_never_matches(client: FlaskClient) -> None:
     assert strong.body == whole[:10]
 
 
-@pytest.mark.parametrize("path", ["/dumps/cokg.ttl", f"/data/{ENTRY}.ttl"])
+@pytest.mark.parametrize(
+    "path", ["/dumps/cokg.ttl", f"/data/{ENTRY}.ttl", f"/page/{ENTRY}", "/context.jsonld"]
+)
 def test_if_match(client: FlaskClient, path: str) -> None:
     first = fetch(client, path)
     etag = first.headers["ETag"]
@@ -243,4 +249,24 @@ def test_if_match(client: FlaskClient, path: str) -> None:
         assert failed.status == 412, value
         assert failed.mimetype == "text/plain"
         assert "If-Match" in failed.text
-        assert b"@prefix" not in failed.body
+        assert first.body[:40] not in failed.body
+
+
+def test_a_query_too_deep_for_the_engine_leaves_it_running(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Against ``cokg serve`` and its ``oxigraph serve`` child: 3000 nested braces used to
+    overflow the child's stack (it aborted, the client got 503, the child was restarted)."""
+    with cokg_server(tmp_path_factory.mktemp("deep")) as url:
+        for text in (braces(3000), calls(300)):
+            data = urllib.parse.urlencode({"query": text}).encode()
+            request = urllib.request.Request(f"{url}/sparql", data=data, headers=JSON)
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(request, timeout=30).close()
+            assert refused.value.code == 400
+            assert "nests too deep" in refused.value.read().decode()
+        with urllib.request.urlopen(f"{url}/healthz", timeout=30) as answer:
+            health = json.load(answer)
+        assert health["engine"]["restarts"] == 0
+        with urllib.request.urlopen(f"{url}/sparql?query={q(braces(40))}", timeout=30) as answer:
+            assert answer.status == 200
