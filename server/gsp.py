@@ -91,6 +91,7 @@ def _target(name: str | None) -> Target:
     if name is not None:
         if graphs or default:
             raise BadRequest("a graph is named by the URL path or by ?graph= / ?default, not both")
+        _check_path_is_utf8()
         path = urllib.parse.quote(request.path.lstrip("/"), safe="/:@!$&'()*+,;=~-._")
         graph = cokg_state().base_iri + path
         if not is_absolute_iri(graph):
@@ -107,6 +108,22 @@ def _target(name: str | None) -> Target:
             raise BadRequest(f"?graph= must be an absolute IRI, not {graphs[0]!r}")
         return Target("graph", graphs[0])
     return Target("store")
+
+
+def _check_path_is_utf8() -> None:
+    """Raise 400 when the request's URL path has percent-encoded bytes that are not UTF-8.
+
+    Werkzeug decodes them as U+FFFD: the graph would be another one than the client named.
+    The raw path is in ``REQUEST_URI`` (waitress, werkzeug) or ``RAW_URI`` (gunicorn), else
+    in ``PATH_INFO`` as the WSGI server received it.
+    """
+    environ = request.environ
+    raw = environ.get("REQUEST_URI") or environ.get("RAW_URI")
+    if raw:
+        path = urllib.parse.unquote_to_bytes(urllib.parse.urlsplit(raw).path)
+    else:
+        path = str(environ.get("PATH_INFO", "")).encode("latin-1", errors="replace")
+    decode_text(path, "the URL path")
 
 
 def _read(target: Target) -> Response:

@@ -109,6 +109,10 @@ ROWS = [
     Row("PUT", "/rdf-graph-store?graph=http://x/", 415, AUTH, "<a> <b> <c> .", "text/html"),
     Row("PATCH", "/rdf-graph-store?graph=http://x/", 405, AUTH, "", "text/turtle"),
     Row("DELETE", "/rdf-graph-store", 400, AUTH, says="name the graph"),
+    # a path that is not UTF-8 named another graph (…/%EF%BF%BD) and wrote it (was: 201)
+    Row("PUT", "/rdf-graph-store/x/%FF", 400, AUTH, "<http://a/> <http://b/> 1 .", "text/turtle"),
+    Row("GET", "/rdf-graph-store/x/%C0%AF", 400, says="the URL path is not UTF-8"),
+    Row("DELETE", "/rdf-graph-store/x/%FF", 400, AUTH),
     # -- Resource paths with bytes that are not UTF-8 or characters no IRI holds (was: 400
     #    "malformed query")
     Row("GET", "/id/project/%C0%AF", 404, says="nothing is known", not_says="query"),
