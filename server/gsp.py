@@ -13,15 +13,16 @@ in ``Location``. Bodies may be in any RDF format of :mod:`cokg.formats` (by
 
 from __future__ import annotations
 
+import re
 import tempfile
 import urllib.parse
 import uuid
 from dataclasses import dataclass
 from typing import Literal
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request
 from pyoxigraph import DefaultGraph, NamedNode, RdfFormat, Triple, parse, serialize
-from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.wsgi import wrap_file
 
 from cokg.errors import ParseError, UnsupportedFormat
@@ -233,6 +234,47 @@ def _body_triples(target: Target) -> bytes:
     return serialize(triples, format=RdfFormat.N_TRIPLES) or b""
 
 
+class EntitiesTooLarge(HTTPException):
+    """413: an RDF/XML body whose entities expand past the request size limit."""
+
+    code = 413
+
+
+_ENTITY = re.compile(rb'<!ENTITY\s+([^\s%"]+)\s+"([^"]*)"\s*>')
+_REFERENCE = re.compile(rb"&([^\s&;#]+);")
+
+
+def _check_entities(data: bytes, source: str) -> None:
+    """Refuse RDF/XML whose entities would expand the body past the request size limit.
+
+    The parser expands the entities of the document's DTD: ``<!ENTITY b "&a;&a;…">`` nine
+    levels deep turns a 1 KB body into gigabytes ("billion laughs"), and a large entity
+    referred to many times does as much. Entities whose values refer to other entities are
+    refused (plain ones, such as ``<!ENTITY xsd "http://…#">``, are what tools write), and
+    so is a body whose references would expand past ``MAX_CONTENT_LENGTH``. Raises 400, or
+    413 :class:`EntitiesTooLarge`.
+    """
+    declared = {match.group(1): match.group(2) for match in _ENTITY.finditer(data)}
+    if not declared:
+        return
+    for name, value in declared.items():
+        if any(ref.group(1) in declared for ref in _REFERENCE.finditer(value)):
+            raise BadRequest(
+                f"{source} declares the entity {name.decode(errors='replace')!r} in terms of "
+                "other entities; entities that refer to entities are not accepted (they can "
+                "expand without bound)"
+            )
+    expanded = len(data) + sum(
+        len(declared.get(ref.group(1), b"")) for ref in _REFERENCE.finditer(data)
+    )
+    limit = current_app.config.get("MAX_CONTENT_LENGTH") or 16 * 1024 * 1024
+    if expanded > limit:
+        raise EntitiesTooLarge(
+            f"{source} expands its entities to {expanded} bytes; this server accepts at "
+            f"most {limit}"
+        )
+
+
 def _check_charset(charset: str | None) -> None:
     if charset and charset.lower() not in _UTF8:
         raise BadRequest(f"the request body must be UTF-8, not {charset}")
@@ -241,6 +283,8 @@ def _check_charset(charset: str | None) -> None:
 def _parse_graph(data: bytes, fmt: Format, *, base_iri: str, source: str) -> list[Triple]:
     if fmt.name != "rdfxml":  # a text format (RDF/XML declares its own encoding)
         decode_text(data, source)
+    else:
+        _check_entities(data, source)
     triples = []
     try:
         for quad in parse(data, fmt.oxigraph, base_iri=base_iri, rename_blank_nodes=True):

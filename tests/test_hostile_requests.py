@@ -58,6 +58,22 @@ def calls(depth: int) -> str:
     return "SELECT ?x WHERE { BIND(" + "CONCAT(" * depth + '"a"' + ")" * depth + " AS ?x) }"
 
 
+RDFXML = "application/rdf+xml"
+
+
+def laughs(levels: int, *, value: str = "lol", uses: int = 1) -> str:
+    """An RDF/XML document whose entity ``e{levels}`` refers ten times to the one below."""
+    entities = f'<!ENTITY e0 "{value}">' + "".join(
+        f'<!ENTITY e{n} "' + f"&e{n - 1};" * 10 + '">' for n in range(1, levels + 1)
+    )
+    return (
+        f'<?xml version="1.0"?><!DOCTYPE r [{entities}]>'
+        '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        f'<rdf:Description rdf:about="http://a/"><rdf:value>{f"&e{levels};" * uses}'
+        "</rdf:value></rdf:Description></rdf:RDF>"
+    )
+
+
 @dataclass(frozen=True)
 class Row:
     """One request and what must hold of its answer."""
@@ -109,6 +125,17 @@ ROWS = [
     Row("PUT", "/rdf-graph-store?graph=http://x/", 415, AUTH, "<a> <b> <c> .", "text/html"),
     Row("PATCH", "/rdf-graph-store?graph=http://x/", 405, AUTH, "", "text/turtle"),
     Row("DELETE", "/rdf-graph-store", 400, AUTH, says="name the graph"),
+    # RDF/XML entities that expand without bound ("billion laughs"; was: parsed, 1 KB to GB)
+    Row("PUT", "/rdf-graph-store?graph=http://x/", 400, AUTH, laughs(5), RDFXML, says="entit"),
+    Row(
+        "PUT",
+        "/rdf-graph-store?graph=http://x/",
+        413,
+        AUTH,
+        laughs(0, value="a" * 100_000, uses=200),
+        RDFXML,
+        says="expands its entities",
+    ),
     # a path that is not UTF-8 named another graph (…/%EF%BF%BD) and wrote it (was: 201)
     Row("PUT", "/rdf-graph-store/x/%FF", 400, AUTH, "<http://a/> <http://b/> 1 .", "text/turtle"),
     Row("GET", "/rdf-graph-store/x/%C0%AF", 400, says="the URL path is not UTF-8"),
@@ -274,3 +301,20 @@ def test_a_query_too_deep_for_the_engine_leaves_it_running(
         assert health["engine"]["restarts"] == 0
         with urllib.request.urlopen(f"{url}/sparql?query={q(braces(40))}", timeout=30) as answer:
             assert answer.status == 200
+
+
+def test_rdfxml_with_plain_entities_is_written(client: FlaskClient, store: OxigraphStore) -> None:
+    """Entities as ontology tools write them (one per namespace) still work."""
+    body = (
+        '<?xml version="1.0"?><!DOCTYPE rdf:RDF [<!ENTITY ex "http://example.org/">]>'
+        '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        '<rdf:Description rdf:about="&ex;a"><rdf:value>&ex;</rdf:value></rdf:Description>'
+        "</rdf:RDF>"
+    )
+    graph = "http://example.org/hostile-entities"
+    put = fetch(client, f"/rdf-graph-store?graph={graph}", "PUT", AUTH, body, RDFXML)
+    assert put.status == 201, put.text
+    got = fetch(client, f"/rdf-graph-store?graph={graph}", headers={"Accept": "text/turtle"})
+    assert "<http://example.org/a>" in got.text
+    assert '"http://example.org/"' in got.text
+    assert fetch(client, f"/rdf-graph-store?graph={graph}", "DELETE", AUTH).status == 204
