@@ -107,6 +107,12 @@ ROWS = [
     ),
     Row("GET", f"/query?query={q(calls(150))}", 400, {"Accept": "text/html"}, says="too deep"),
     Row("GET", f"/sparql?query={q(braces(40))}", 200, JSON, says='"bindings"'),
+    # -- the query page with a dataset that is no IRI (was: 500)
+    *[
+        Row("GET", f"/query?query={q('ASK {}')}&{name}={value}", 400, says="absolute IRI")
+        for name in ("default-graph-uri", "named-graph-uri")
+        for value in ("http://a%20b", "%00", "x", "%3Cscript%3E")
+    ],
     Row("GET", f"/sparql?query={q(calls(40))}", 200, JSON, says='"bindings"'),
     # -- SPARQL protocol: pinned clear 4xx
     Row("GET", f"/sparql?query={q('ASK {}')}&query={q('ASK {}')}", 400, says="more than one"),
