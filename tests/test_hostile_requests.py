@@ -289,12 +289,14 @@ def test_if_match(client: FlaskClient, path: str) -> None:
         assert first.body[:40] not in failed.body
 
 
-def test_a_query_too_deep_for_the_engine_leaves_it_running(
+def test_what_the_engine_cannot_take_is_a_client_error(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     """Against ``cokg serve`` and its ``oxigraph serve`` child: 3000 nested braces used to
-    overflow the child's stack (it aborted, the client got 503, the child was restarted)."""
-    with cokg_server(tmp_path_factory.mktemp("deep")) as url:
+    overflow the child's stack (it aborted, the client got 503, the child was restarted);
+    an unknown function or a DROP of a missing graph got 503 (the engine's 500)."""
+    folder = tmp_path_factory.mktemp("deep")
+    with cokg_server(folder, env={"COKG_WRITE_TOKEN": TOKEN}) as url:
         for text in (braces(3000), calls(300)):
             data = urllib.parse.urlencode({"query": text}).encode()
             request = urllib.request.Request(f"{url}/sparql", data=data, headers=JSON)
@@ -302,6 +304,19 @@ def test_a_query_too_deep_for_the_engine_leaves_it_running(
                 urllib.request.urlopen(request, timeout=30).close()
             assert refused.value.code == 400
             assert "nests too deep" in refused.value.read().decode()
+        # Oxigraph answers these with a 500: the client made them, they are 400s (was: 503)
+        for kind, text, headers in [
+            ("query", "SELECT ?x WHERE { BIND(<http://example.org/f>(1) AS ?x) }", JSON),
+            ("update", "INSERT DATA { <http://a/> <http://b/> 1 } ; DROP GRAPH <http://no/>", AUTH),
+        ]:
+            data = urllib.parse.urlencode({kind: text}).encode()
+            request = urllib.request.Request(f"{url}/sparql", data=data, headers=headers)
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(request, timeout=30).close()
+            assert refused.value.code == 400, refused.value.read()[:300]
+        ask = q("ASK { <http://a/> <http://b/> 1 }")
+        with urllib.request.urlopen(f"{url}/sparql?query={ask}", timeout=30) as answer:
+            assert json.load(answer)["boolean"] is False  # the update changed nothing
         with urllib.request.urlopen(f"{url}/healthz", timeout=30) as answer:
             health = json.load(answer)
         assert health["engine"]["restarts"] == 0
