@@ -20,6 +20,7 @@ Most rows pin answers that were already right (a clear 4xx); the others were def
 from __future__ import annotations
 
 import json
+import socket
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -320,8 +321,25 @@ def test_what_the_engine_cannot_take_is_a_client_error(
         with urllib.request.urlopen(f"{url}/healthz", timeout=30) as answer:
             health = json.load(answer)
         assert health["engine"]["restarts"] == 0
+        assert too_large_is_refused_before_its_body(url)
         with urllib.request.urlopen(f"{url}/sparql?query={q(braces(40))}", timeout=30) as answer:
             assert answer.status == 200
+
+
+def too_large_is_refused_before_its_body(url: str) -> bool:
+    """Announce a body over the 16 MB limit and send none of it: the answer must be a 413
+    at once (waitress used to wait for the whole body, buffering it to disk)."""
+    host, port = urllib.parse.urlsplit(url).netloc.split(":")
+    with socket.create_connection((host, int(port)), timeout=20) as connection:
+        connection.sendall(
+            b"POST /sparql HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+            b"Content-Type: application/sparql-query\r\nContent-Length: 17000000\r\n\r\n"
+        )
+        try:
+            answer = connection.recv(200)
+        except TimeoutError:
+            return False
+    return answer.startswith(b"HTTP/1.1 413")
 
 
 def test_rdfxml_with_plain_entities_is_written(client: FlaskClient, store: OxigraphStore) -> None:
