@@ -298,6 +298,11 @@ def _parse_graph(data: bytes, fmt: Format, *, base_iri: str, source: str) -> lis
                     f"{source} names a graph of its own ({name}); a Graph Store body is "
                     "one graph: send the triples only"
                 )
+            if isinstance(quad.object, Triple):
+                raise BadRequest(
+                    f"{source} holds RDF 1.2 triple terms or reifiers (<<( … )>>, << … >>, "
+                    "{| … |}, ~): the knowledge graph's dumps and documents do not carry them"
+                )
             triples.append(quad.triple)
     except SyntaxError as error:
         line, column = position_of(str(error))

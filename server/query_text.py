@@ -19,6 +19,7 @@ from typing import NamedTuple
 from pyoxigraph import NamedNode
 
 from cokg.errors import QueryError
+from cokg.sparql_text import code_only
 
 # Re-exported: the endpoint and the query page take it from here with the other helpers.
 from cokg.sparql_text import shift_back as shift_back
@@ -306,3 +307,23 @@ def check_nesting(text: str) -> None:
             f"chained OPTIONAL, UNION, FILTER, BIND or operators; at most {MAX_DEPTH}): "
             "split it, or list alternatives with VALUES or IN (…) instead"
         )
+
+
+_IRI_REF = re.compile(r'<[^<>"{}|^`\\\x00-\x20]*>')
+_RDF_1_2 = re.compile(r"<<|\{\||\|\}|~|(?<![\w:?$])TRIPLE\s*\(", re.IGNORECASE)
+
+
+def uses_triple_terms(update: str) -> bool:
+    """Tell whether an update may write RDF 1.2 triple terms or reifiers.
+
+    ``<<( … )>>``, ``<< … >>``, annotations ``{| … |}``, reifiers ``~`` and ``TRIPLE()``
+    (strings, comments and IRIs do not count).
+
+    >>> uses_triple_terms("INSERT DATA { <http://a> <http://b> <<( <http://a> <http://b> 1 )>> }")
+    True
+    >>> uses_triple_terms('INSERT DATA { <http://a> <http://b> "<< ~ {| TRIPLE(" } # ~')
+    False
+    >>> uses_triple_terms("DELETE WHERE { ?s ?p ?o FILTER(?o<<http://x>) }")
+    False
+    """
+    return _RDF_1_2.search(_IRI_REF.sub(" ", code_only(update))) is not None

@@ -40,6 +40,7 @@ from pyoxigraph import (
     parse,
     serialize,
 )
+from werkzeug.exceptions import NotAcceptable
 
 from cokg.errors import QueryError, StoreUnavailable
 from cokg.formats import NTRIPLES, SPARQL_TSV, Format, ResultsFormat
@@ -196,6 +197,13 @@ def _ntriples_body(ntriples: bytes, fmt: Format, truncated: bool, prefixes: dict
             return serialize(parsed, out, fmt.oxigraph, prefixes=prefixes)
         except SyntaxError as e:
             raise StoreUnavailable(f"the engine's answer is malformed: {e}") from e
+        except OSError as e:
+            if "RDF 1.2" not in str(e):
+                raise
+            raise NotAcceptable(
+                f"the answer holds RDF 1.2 triple terms, which {fmt.name} cannot carry ({e}); "
+                "ask for Turtle, N-Triples, N-Quads or TriG"
+            ) from e
 
     return Body(_render(write, len(ntriples)), truncated)
 

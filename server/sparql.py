@@ -50,6 +50,7 @@ from .query_text import (
     shift_back,
     uses_load,
     uses_service,
+    uses_triple_terms,
     with_base,
     with_using,
 )
@@ -257,6 +258,11 @@ def run_update(operation: Operation) -> Response:
             "an update takes using-graph-uri and using-named-graph-uri"
         )
     _check_services(operation.text, state.allowed_services)
+    if uses_triple_terms(operation.text):
+        raise QueryError(
+            "RDF 1.2 triple terms and reifiers (<<( … )>>, << … >>, {| … |}, ~, TRIPLE()) "
+            "cannot be written here: the knowledge graph's dumps and documents do not carry them"
+        )
     if uses_load(operation.text):
         raise QueryError(
             "LOAD is disabled on this endpoint (it would fetch any URL the client names); "

@@ -125,6 +125,46 @@ ROWS = [
     Row("POST", "/sparql", 401, {}, "update=" + q("DROP ALL"), FORM),
     Row("POST", "/sparql", 403, {"Authorization": "Bearer nope"}, "update=" + q("DROP ALL"), FORM),
     Row("POST", "/sparql", 400, AUTH, "update=" + q("LOAD <file:///etc/passwd>"), FORM),
+    # -- RDF 1.2 triple terms: written, they broke every dump and /.well-known/void (500)
+    *[
+        Row("POST", "/sparql", 400, AUTH, "update=" + q(update), FORM, says="RDF 1.2")
+        for update in (
+            "INSERT DATA { <http://a/> <http://b/> <<( <http://a/> <http://b/> 1 )>> }",
+            "INSERT DATA { << <http://a/> <http://b/> 1 >> <http://b/> 2 }",
+            "INSERT DATA { <http://a/> <http://b/> 1 {| <http://b/> 2 |} }",
+            "INSERT DATA { <http://a/> <http://b/> 1 ~ <http://r/> }",
+            "INSERT { <http://a/> <http://b/> ?t } WHERE "
+            "{ BIND(TRIPLE(<http://a/>, <http://b/>, 1) AS ?t) }",
+        )
+    ],
+    Row(
+        "PUT",
+        "/rdf-graph-store?graph=http://x/",
+        400,
+        AUTH,
+        "<< <http://a/> <http://b/> <http://c/> >> <http://b/> <http://c/> .",
+        "text/turtle",
+        says="RDF 1.2",
+    ),
+    # a CONSTRUCT of triple terms in JSON-LD, which cannot carry them (was: 500)
+    Row(
+        "GET",
+        "/sparql?format=jsonld&query="
+        + q(
+            "CONSTRUCT { <http://a/> <http://b/> ?t } WHERE { BIND(<<( <http://a/> <http://b/> 1 )>> AS ?t) }"
+        ),
+        406,
+        says="RDF 1.2",
+    ),
+    Row(
+        "GET",
+        "/sparql?format=ttl&query="
+        + q(
+            "CONSTRUCT { <http://a/> <http://b/> ?t } WHERE { BIND(<<( <http://a/> <http://b/> 1 )>> AS ?t) }"
+        ),
+        200,
+        says="<<(",
+    ),
     # -- Graph Store: pinned clear 4xx, nothing written
     Row("PUT", "/rdf-graph-store?graph=http://x/&default", 400, AUTH, "", "text/turtle"),
     Row("PUT", "/rdf-graph-store?graph=rel", 400, AUTH, "", "text/turtle", says="absolute"),
