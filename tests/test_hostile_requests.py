@@ -60,6 +60,8 @@ def calls(depth: int) -> str:
 
 
 RDFXML = "application/rdf+xml"
+CONTROL_SELECT = 'SELECT ?x WHERE { BIND("a\\u0001b" AS ?x) }'
+XML_CONSTRUCT = "CONSTRUCT { <http://a/> <http://example.org/p-1> 1 } WHERE {}"
 
 
 def laughs(levels: int, *, value: str = "lol", uses: int = 1) -> str:
@@ -165,6 +167,18 @@ ROWS = [
         200,
         says="<<(",
     ),
+    # -- answers XML cannot carry (was: 200 with XML that is not well-formed)
+    Row("GET", "/sparql?format=xml&query=" + q(CONTROL_SELECT), 406, says="XML cannot carry"),
+    Row("GET", "/sparql?format=json&query=" + q(CONTROL_SELECT), 200, says="\\u0001"),
+    *[
+        Row("GET", "/sparql?format=rdf&query=" + q(construct), 406, says="XML cannot carry")
+        for construct in (
+            'CONSTRUCT { <http://a/> <http://b/> "a\\u0001b" } WHERE {}',
+            "CONSTRUCT { <http://a/> <http://example.org/1> 1 } WHERE {}",
+            "CONSTRUCT { <http://a/> <http://example.org/a#> 1 } WHERE {}",
+        )
+    ],
+    Row("GET", "/sparql?format=rdf&query=" + q(XML_CONSTRUCT), 200, says="rdf:RDF"),
     # -- Graph Store: pinned clear 4xx, nothing written
     Row("PUT", "/rdf-graph-store?graph=http://x/&default", 400, AUTH, "", "text/turtle"),
     Row("PUT", "/rdf-graph-store?graph=rel", 400, AUTH, "", "text/turtle", says="absolute"),
