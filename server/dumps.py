@@ -270,7 +270,7 @@ def _send(path: Path, item: DumpFile | None, modified: datetime, name: str = "")
     try:
         response: Response = werkzeug.utils.send_file(  # type: ignore[assignment]
             path,
-            _range_environ(conditional_environ(etag), path.stat().st_size),
+            _range_environ(conditional_environ(etag, modified), path.stat().st_size),
             mimetype=mimetype,
             as_attachment=item is not None and item.compressed,
             download_name=name,

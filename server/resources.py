@@ -42,7 +42,7 @@ from flask.blueprints import BlueprintSetupState
 from flask.sansio.app import App
 from pyoxigraph import NamedNode, Quad, Triple, serialize
 from werkzeug.exceptions import BadRequest, NotAcceptable, PreconditionFailed
-from werkzeug.http import parse_etags
+from werkzeug.http import http_date, parse_date, parse_etags
 
 from cokg.describe import (
     CONTEXT,
@@ -373,7 +373,7 @@ def context() -> Response:
     response.set_etag(tag)
     response.last_modified = _STARTED
     response.headers["Cache-Control"] = "public, max-age=86400"
-    response.make_conditional(conditional_environ(tag))
+    response.make_conditional(conditional_environ(tag, _STARTED))
     return response
 
 
@@ -521,26 +521,36 @@ def conditional(
     if changed is not None and datetime.now(UTC) - changed >= timedelta(seconds=SETTLE):
         response.last_modified = changed.replace(microsecond=0)
     response.headers["Cache-Control"] = CACHE_CONTROL
-    response.make_conditional(conditional_environ(tag))
+    response.make_conditional(conditional_environ(tag, response.last_modified))
     return response
 
 
-def conditional_environ(tag: str) -> dict[str, Any]:
-    """Return the request's WSGI environment for werkzeug's conditional answer, ``If-Match`` done.
+def conditional_environ(tag: str, modified: datetime | None = None) -> dict[str, Any]:
+    """Return the request's WSGI environment for werkzeug's conditional answer, with
+    ``If-Match`` and ``If-Unmodified-Since`` done (werkzeug gets neither).
 
     RFC 9110 §13.1.1: ``If-Match: *`` holds for any current representation and a list holds
-    when one of its entity tags strongly matches ``tag``; when it fails the answer is a 412
-    error. Werkzeug's own check answers 412 to ``*`` and sends the representation as the
-    body of its 412, so it never sees the header. Raises
+    when one of its entity tags strongly matches ``tag`` (werkzeug answers 412 to ``*`` and
+    sends the representation as the body of its 412). §13.1.4: without ``If-Match``, a valid
+    ``If-Unmodified-Since`` date earlier than ``modified`` fails (werkzeug ignores it). A
+    failed precondition is a 412 error: raises
     :class:`~werkzeug.exceptions.PreconditionFailed`.
     """
     environ = dict(request.environ)
     if_match = environ.pop("HTTP_IF_MATCH", None)
+    if_unmodified_since = environ.pop("HTTP_IF_UNMODIFIED_SINCE", None)
     if if_match is not None:
         tags = parse_etags(if_match)
         if not (tags.star_tag or tags.is_strong(tag)):
             raise PreconditionFailed(
                 f'If-Match names no current version of this resource (its ETag is "{tag}")'
+            )
+    elif modified is not None:
+        since = parse_date(if_unmodified_since)
+        if since is not None and modified.replace(microsecond=0) > since:
+            raise PreconditionFailed(
+                "the resource changed after the If-Unmodified-Since date (Last-Modified: "
+                f"{http_date(modified)})"
             )
     return environ
 

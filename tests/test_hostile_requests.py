@@ -413,3 +413,23 @@ def test_rdfxml_with_plain_entities_is_written(client: FlaskClient, store: Oxigr
     assert "<http://example.org/a>" in got.text
     assert '"http://example.org/"' in got.text
     assert fetch(client, f"/rdf-graph-store?graph={graph}", "DELETE", AUTH).status == 204
+
+
+@pytest.mark.parametrize("path", ["/dumps/cokg.ttl", "/context.jsonld"])
+def test_if_unmodified_since(client: FlaskClient, path: str) -> None:
+    """RFC 9110 §13.1.4: a date before Last-Modified fails (was: ignored, 200)."""
+    first = fetch(client, path)
+    modified = first.headers["Last-Modified"]
+    for value in [modified, "Fri, 01 Jan 2100 00:00:00 GMT", "not a date"]:
+        answer = fetch(client, path, headers={"If-Unmodified-Since": value})
+        assert answer.status == 200, value
+        assert answer.body == first.body
+    before = "Thu, 01 Jan 1970 00:00:00 GMT"
+    failed = fetch(client, path, headers={"If-Unmodified-Since": before, "Accept": "text/plain"})
+    assert failed.status == 412
+    assert "If-Unmodified-Since" in failed.text
+    assert first.body[:40] not in failed.body
+    # If-Match, when sent, decides alone
+    etag = first.headers["ETag"]
+    both = fetch(client, path, headers={"If-Match": etag, "If-Unmodified-Since": before})
+    assert both.status == 200
