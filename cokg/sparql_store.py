@@ -120,6 +120,14 @@ _RESULTS_ACCEPT = "application/sparql-results+json, application/sparql-results+x
 _RDF_ACCEPT = "application/n-triples, text/turtle;q=0.9, application/rdf+xml;q=0.5"
 _ANY_ACCEPT = f"{_RESULTS_ACCEPT}, {_RDF_ACCEPT}"
 _TIMEOUT_TEXT = re.compile(r"has been cancelled|timed? ?out|timeout|S1TAT", re.IGNORECASE)
+# What Oxigraph's server says, with a 500, about an operation that cannot be evaluated as
+# written (an unknown function, DROP/CREATE of a graph that does (not) exist…).
+_CLIENT_ERROR_TEXT = re.compile(
+    r"The custom function \S+ is not supported"
+    r"|The graph \S+ (?:does not exists?|already exists)"
+    r"|is not a valid service name|The service \S+ is not supported"
+    r"|The variable encoding the service name is unbound"
+)
 _PROLOGUE = re.compile(
     r"\s+|\#[^\n]*|(?i:BASE)\s*<[^>]*>|(?i:PREFIX)\s*[^\s:]*:\s*<[^>]*>|(?i:DEFINE)\s+\S+\s+(?:\"[^\"]*\"|\S+)"
 )
@@ -1589,6 +1597,10 @@ def _status_failure(status: int, body: bytes, what: str, url: str) -> _Failure:
         return _Failure(
             StoreUnavailable(f"the engine is unavailable (503): {message}"), transient=True
         )
+    if status >= 500 and _CLIENT_ERROR_TEXT.search(message):
+        # Oxigraph answers 500 to these errors of the request itself: a 503 would tell the
+        # client to send it again.
+        return _Failure(QueryError(f"the engine refused the {what}: {message}"), transient=False)
     if status >= 500:
         return _Failure(
             StoreUnavailable(f"the engine failed ({status}): {message}"), transient=False

@@ -20,6 +20,7 @@ change).
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 import weakref
 from collections.abc import Sequence
@@ -28,9 +29,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, current_app, render_template, request, send_file
+import werkzeug.utils
+from flask import Blueprint, Response, current_app, render_template, request
 from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import BadRequest
+from werkzeug.http import parse_range_header
 
 from cokg.describe import LICENSE
 from cokg.dumps import DumpCache, DumpFile, DumpsNotReady
@@ -38,6 +41,7 @@ from cokg.errors import NotFound
 from cokg.release import BadVersion, Release, list_releases, read_release
 
 from .negotiation import HTML, choose, not_acceptable
+from .resources import conditional_environ
 from .state import WriteEvent, cokg_state
 
 dumps = Blueprint("dumps", __name__)
@@ -264,19 +268,53 @@ def _send(path: Path, item: DumpFile | None, modified: datetime, name: str = "")
         mimetype = _METADATA_TYPES.get(Path(name).suffix, "application/octet-stream")
         etag = _digest(path)
     try:
-        response = send_file(
+        response: Response = werkzeug.utils.send_file(  # type: ignore[assignment]
             path,
+            _range_environ(conditional_environ(etag, modified), path.stat().st_size),
             mimetype=mimetype,
             as_attachment=item is not None and item.compressed,
             download_name=name,
             conditional=True,
             etag=etag,
             last_modified=modified,
+            max_age=current_app.get_send_file_max_age,
+            response_class=current_app.response_class,
+            use_x_sendfile=bool(current_app.config["USE_X_SENDFILE"]),
         )
     except FileNotFoundError:
         raise NotFound(f"no file {name}") from None
     _link_license(response)
     return response
+
+
+_EMPTY_SUFFIX = re.compile(r"\s*bytes\s*=\s*-0+\s*")
+
+
+def _range_environ(environ: dict[str, Any], size: int) -> dict[str, Any]:
+    """Return ``environ`` with its ``Range`` header as RFC 9110 §14 wants it answered.
+
+    Werkzeug answers 416 to every ``Range`` it cannot serve as one range; but a server must
+    ignore a range unit it does not know and may ignore a malformed or multi-range header
+    (then the whole file, 200), and a suffix longer than the file means the whole file
+    (206). ``If-Range`` with a weak entity tag never matches (strong comparison, §13.1.5):
+    the whole file. ``bytes=-0`` (an empty suffix) is left to werkzeug: 416.
+    """
+    header = environ.get("HTTP_RANGE")
+    if header is None or _EMPTY_SUFFIX.fullmatch(header):
+        return environ
+    parsed = parse_range_header(header)
+    if_range = environ.get("HTTP_IF_RANGE", "").lstrip()
+    if (
+        parsed is None
+        or parsed.units != "bytes"
+        or len(parsed.ranges) != 1
+        or if_range.startswith(("W/", "w/"))
+    ):
+        return {key: value for key, value in environ.items() if key != "HTTP_RANGE"}
+    start, stop = parsed.ranges[0]
+    if start < 0 and stop is None and -start > size:
+        return {**environ, "HTTP_RANGE": "bytes=0-"}
+    return environ
 
 
 def _digest(path: Path) -> str:

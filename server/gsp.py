@@ -13,15 +13,16 @@ in ``Location``. Bodies may be in any RDF format of :mod:`cokg.formats` (by
 
 from __future__ import annotations
 
+import re
 import tempfile
 import urllib.parse
 import uuid
 from dataclasses import dataclass
 from typing import Literal
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request
 from pyoxigraph import DefaultGraph, NamedNode, RdfFormat, Triple, parse, serialize
-from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.wsgi import wrap_file
 
 from cokg.errors import ParseError, UnsupportedFormat
@@ -91,6 +92,7 @@ def _target(name: str | None) -> Target:
     if name is not None:
         if graphs or default:
             raise BadRequest("a graph is named by the URL path or by ?graph= / ?default, not both")
+        _check_path_is_utf8()
         path = urllib.parse.quote(request.path.lstrip("/"), safe="/:@!$&'()*+,;=~-._")
         graph = cokg_state().base_iri + path
         if not is_absolute_iri(graph):
@@ -107,6 +109,22 @@ def _target(name: str | None) -> Target:
             raise BadRequest(f"?graph= must be an absolute IRI, not {graphs[0]!r}")
         return Target("graph", graphs[0])
     return Target("store")
+
+
+def _check_path_is_utf8() -> None:
+    """Raise 400 when the request's URL path has percent-encoded bytes that are not UTF-8.
+
+    Werkzeug decodes them as U+FFFD: the graph would be another one than the client named.
+    The raw path is in ``REQUEST_URI`` (waitress, werkzeug) or ``RAW_URI`` (gunicorn), else
+    in ``PATH_INFO`` as the WSGI server received it.
+    """
+    environ = request.environ
+    raw = environ.get("REQUEST_URI") or environ.get("RAW_URI")
+    if raw:
+        path = urllib.parse.unquote_to_bytes(urllib.parse.urlsplit(raw).path)
+    else:
+        path = str(environ.get("PATH_INFO", "")).encode("latin-1", errors="replace")
+    decode_text(path, "the URL path")
 
 
 def _read(target: Target) -> Response:
@@ -216,6 +234,47 @@ def _body_triples(target: Target) -> bytes:
     return serialize(triples, format=RdfFormat.N_TRIPLES) or b""
 
 
+class EntitiesTooLarge(HTTPException):
+    """413: an RDF/XML body whose entities expand past the request size limit."""
+
+    code = 413
+
+
+_ENTITY = re.compile(rb'<!ENTITY\s+([^\s%"]+)\s+"([^"]*)"\s*>')
+_REFERENCE = re.compile(rb"&([^\s&;#]+);")
+
+
+def _check_entities(data: bytes, source: str) -> None:
+    """Refuse RDF/XML whose entities would expand the body past the request size limit.
+
+    The parser expands the entities of the document's DTD: ``<!ENTITY b "&a;&a;…">`` nine
+    levels deep turns a 1 KB body into gigabytes ("billion laughs"), and a large entity
+    referred to many times does as much. Entities whose values refer to other entities are
+    refused (plain ones, such as ``<!ENTITY xsd "http://…#">``, are what tools write), and
+    so is a body whose references would expand past ``MAX_CONTENT_LENGTH``. Raises 400, or
+    413 :class:`EntitiesTooLarge`.
+    """
+    declared = {match.group(1): match.group(2) for match in _ENTITY.finditer(data)}
+    if not declared:
+        return
+    for name, value in declared.items():
+        if any(ref.group(1) in declared for ref in _REFERENCE.finditer(value)):
+            raise BadRequest(
+                f"{source} declares the entity {name.decode(errors='replace')!r} in terms of "
+                "other entities; entities that refer to entities are not accepted (they can "
+                "expand without bound)"
+            )
+    expanded = len(data) + sum(
+        len(declared.get(ref.group(1), b"")) for ref in _REFERENCE.finditer(data)
+    )
+    limit = current_app.config.get("MAX_CONTENT_LENGTH") or 16 * 1024 * 1024
+    if expanded > limit:
+        raise EntitiesTooLarge(
+            f"{source} expands its entities to {expanded} bytes; this server accepts at "
+            f"most {limit}"
+        )
+
+
 def _check_charset(charset: str | None) -> None:
     if charset and charset.lower() not in _UTF8:
         raise BadRequest(f"the request body must be UTF-8, not {charset}")
@@ -224,6 +283,8 @@ def _check_charset(charset: str | None) -> None:
 def _parse_graph(data: bytes, fmt: Format, *, base_iri: str, source: str) -> list[Triple]:
     if fmt.name != "rdfxml":  # a text format (RDF/XML declares its own encoding)
         decode_text(data, source)
+    else:
+        _check_entities(data, source)
     triples = []
     try:
         for quad in parse(data, fmt.oxigraph, base_iri=base_iri, rename_blank_nodes=True):
@@ -236,6 +297,11 @@ def _parse_graph(data: bytes, fmt: Format, *, base_iri: str, source: str) -> lis
                 raise BadRequest(
                     f"{source} names a graph of its own ({name}); a Graph Store body is "
                     "one graph: send the triples only"
+                )
+            if isinstance(quad.object, Triple):
+                raise BadRequest(
+                    f"{source} holds RDF 1.2 triple terms or reifiers (<<( … )>>, << … >>, "
+                    "{| … |}, ~): the knowledge graph's dumps and documents do not carry them"
                 )
             triples.append(quad.triple)
     except SyntaxError as error:

@@ -36,7 +36,13 @@ from cokg.formats import RDF_FORMATS, RESULTS_FORMATS
 from cokg.namespaces import PREFIXES, XSD, instance_prefixes
 from cokg.resources import QUERIES_DIR
 
-from .query_text import service_endpoints, shift_back, with_base
+from .query_text import (
+    check_nesting,
+    is_absolute_iri,
+    service_endpoints,
+    shift_back,
+    with_base,
+)
 from .state import cokg_state
 
 query_page = Blueprint("query_page", __name__)
@@ -222,11 +228,17 @@ def run_query(
     """Run ``text`` on the app's store as the endpoint would, and return its answer.
 
     Relative IRIs resolve against the base IRI; ``SERVICE`` is refused unless the operator
-    allows its endpoint. Raises :class:`~cokg.errors.QueryError` (with the line and column
-    of the user's text), :class:`~cokg.errors.QueryTimeout` and
-    :class:`~cokg.errors.StoreUnavailable`.
+    allows its endpoint; text nested too deep for the engine and graphs that are not
+    absolute IRIs are refused. Raises
+    :class:`~cokg.errors.QueryError` (with the line and column of the user's text),
+    :class:`~cokg.errors.QueryTimeout` and :class:`~cokg.errors.StoreUnavailable`.
     """
     state = cokg_state()
+    for name, graphs in (("default-graph-uri", default_graphs), ("named-graph-uri", named_graphs)):
+        for graph in graphs:
+            if not is_absolute_iri(graph):
+                raise QueryError(f"{name} must be an absolute IRI, not {graph!r}")
+    check_nesting(text)
     refuse_services(text, state.allowed_services)
     full_text, added = with_base(text, state.base_iri)
     began = time.perf_counter()

@@ -19,6 +19,7 @@ from typing import NamedTuple
 from pyoxigraph import NamedNode
 
 from cokg.errors import QueryError
+from cokg.sparql_text import code_only
 
 # Re-exported: the endpoint and the query page take it from here with the other helpers.
 from cokg.sparql_text import shift_back as shift_back
@@ -246,3 +247,129 @@ def _group_after(found: tuple[Token, ...], keyword: Token) -> tuple[int, int] | 
         if token.text == "}" and token.depth == opening.depth:
             return opening.start, token.end
     return None
+
+
+MAX_DEPTH = 128
+"""How deep a query or update may nest, as :func:`nesting_depth` measures it."""
+
+MAX_WIDTH = 800
+"""How many triple patterns, and list items, a query's pattern may chain on top of that."""
+
+_SHAPE = re.compile(
+    _TOKEN.pattern.replace(r"|(?P<brace>[{}])", "")
+    + r"|(?P<open><<|[{(\[])|(?P<close>>>|[})\]])|(?P<operator>&&|\|\||!(?!=)|[/|+*])"
+    + r"|(?P<separator>[.;,])|(?P<minus>-)"
+)
+# What a binary ``-`` follows (after anything else it is a sign).
+_OPERANDS = frozenset({"word", "var", "close", "string", "iri", "pname", "bnode"})
+# Each one makes the engine's parse tree one level deeper where it stands in a group.
+_NESTING_WORDS = frozenset({"OPTIONAL", "MINUS", "BIND", "FILTER", "VALUES", "GRAPH", "SERVICE"})
+# The group after these holds data (INSERT DATA, VALUES rows, templates): it is read as a
+# list, not as a chain, so its items add nothing; WHERE starts a pattern again.
+_DATA_WORDS = frozenset({"DATA", "VALUES", "CONSTRUCT", "INSERT", "DELETE"})
+
+
+def nesting_depth(text: str, *, separators: bool = False) -> int:
+    """Return how deep the engine's parse tree of ``text`` may get, counted on its tokens.
+
+    Every bracket (and RDF 1.2 ``<<``) opens a level, and every bracket, chaining operator
+    (``&&``, ``||``, ``!``, ``+``, binary ``-``, ``*``, ``/``, ``|``) and ``OPTIONAL``, ``MINUS``,
+    ``BIND``, ``FILTER``, ``VALUES``, ``GRAPH`` or ``SERVICE`` inside a level adds one to it:
+    the engine builds a chain of such siblings as a left-deep tree (a ``UNION`` of groups
+    counts by its groups). With ``separators``, so does every ``.``, ``;`` and ``,`` of a
+    group (triple patterns). Items of data blocks (``INSERT DATA``, ``VALUES``, templates)
+    add nothing; comparisons neither.
+
+    >>> nesting_depth("SELECT ?s WHERE { ?s ?p ?o . ?o ?q '{{{' }")
+    3
+    >>> nesting_depth("SELECT ?s WHERE { ?s ?p ?o . ?o ?q '{{{' }", separators=True)
+    4
+    >>> nesting_depth("SELECT ?s WHERE { OPTIONAL { ?s ?p ?o } OPTIONAL { ?s ?q ?o } }")
+    8
+    >>> nesting_depth("SELECT * WHERE { VALUES (?a ?b) { (1 2) (3 4) (5 6) (7 8) } }")
+    9
+    """
+    levels = [0]
+    opened = ["{"]
+    data = [False]
+    pending = False
+    deepest = 0
+    previous = None
+    for match in _SHAPE.finditer(text):
+        kind, before = match.lastgroup, previous
+        if kind == "comment":
+            continue
+        previous = kind
+        token = match.group(0)
+        if kind == "close":
+            if len(levels) > 1:
+                levels.pop()
+                opened.pop()
+                data.pop()
+            continue
+        if kind == "word" and token.upper() in _DATA_WORDS:
+            pending = True
+        elif kind == "word" and token.upper() == "WHERE":
+            pending = False
+        counted = kind in ("open", "operator") or (
+            kind == "word" and token.upper() in _NESTING_WORDS
+        )
+        if kind == "separator":
+            counted = separators and opened[-1] in "{["
+        elif kind == "minus":
+            counted = before in _OPERANDS
+        if counted and not data[-1]:
+            levels[-1] += 1
+        if kind == "open":
+            levels.append(0)
+            opened.append(token)
+            data.append(data[-1] or (pending and token == "{"))
+            if token == "{":
+                pending = False
+        deepest = max(deepest, len(levels) + sum(levels))
+    return deepest
+
+
+def check_nesting(text: str, *, query: bool = True) -> None:
+    """Raise :class:`~cokg.errors.QueryError` when ``text`` nests deeper than :data:`MAX_DEPTH`
+    or (a query) chains more than :data:`MAX_WIDTH` patterns.
+
+    Oxigraph parses and evaluates recursively: a query nested a few hundred levels deep
+    (``{{{…}}}``, ``CONCAT(CONCAT(…))``, hundreds of ``OPTIONAL`` in one group), or with
+    some two thousand triple patterns in one group, overflows its stack and kills the
+    engine process, and with it every query in flight.
+    """
+    depth = nesting_depth(text)
+    if depth > MAX_DEPTH:
+        raise QueryError(
+            f"the request nests too deep for this endpoint ({depth} levels of brackets and "
+            f"chained groups, OPTIONAL, FILTER, BIND or operators; at most {MAX_DEPTH}): "
+            "split it, or list alternatives with VALUES or IN (…) instead"
+        )
+    width = nesting_depth(text, separators=True) if query else 0
+    if width > MAX_WIDTH:
+        raise QueryError(
+            f"the query chains too many patterns for this endpoint ({width}, counting its "
+            f"triple patterns and nesting; at most {MAX_WIDTH}): split it, or list values "
+            "with VALUES instead"
+        )
+
+
+_IRI_REF = re.compile(r'<[^<>"{}|^`\\\x00-\x20]*>')
+_RDF_1_2 = re.compile(r"<<|\{\||\|\}|~|(?<![\w:?$])TRIPLE\s*\(", re.IGNORECASE)
+
+
+def uses_triple_terms(update: str) -> bool:
+    """Tell whether an update may write RDF 1.2 triple terms or reifiers.
+
+    ``<<( … )>>``, ``<< … >>``, annotations ``{| … |}``, reifiers ``~`` and ``TRIPLE()``
+    (strings, comments and IRIs do not count).
+
+    >>> uses_triple_terms("INSERT DATA { <http://a> <http://b> <<( <http://a> <http://b> 1 )>> }")
+    True
+    >>> uses_triple_terms('INSERT DATA { <http://a> <http://b> "<< ~ {| TRIPLE(" } # ~')
+    False
+    >>> uses_triple_terms("DELETE WHERE { ?s ?p ?o FILTER(?o<<http://x>) }")
+    False
+    """
+    return _RDF_1_2.search(_IRI_REF.sub(" ", code_only(update))) is not None

@@ -34,13 +34,15 @@ import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, request, url_for
 from flask.blueprints import BlueprintSetupState
 from flask.sansio.app import App
 from pyoxigraph import NamedNode, Quad, Triple, serialize
-from werkzeug.exceptions import BadRequest, NotAcceptable
+from werkzeug.exceptions import BadRequest, NotAcceptable, PreconditionFailed
+from werkzeug.http import http_date, parse_date, parse_etags
 
 from cokg.describe import (
     CONTEXT,
@@ -172,12 +174,30 @@ def newest_file(folder: Path) -> datetime | None:
 def resource_path(decoded: str) -> str:
     """Return the resource path of a decoded URL path, escaped again where an IRI must be.
 
+    Characters no IRI path holds (RFC 3987 ``ucschar`` leaves out private-use characters,
+    non-characters and U+FFFD, which stands for bytes of a URL that were not UTF-8) are
+    percent-encoded as UTF-8, as RFC 3987 §3.1 maps them to a URI.
+
     >>> resource_path("document/a#b c")
     'document/a%23b%20c'
     >>> resource_path("person/josé")
     'person/josé'
+    >>> resource_path("person/\ufffd")
+    'person/%EF%BF%BD'
     """
-    return "".join(_NOT_IN_IRI.get(c, c) for c in decoded)
+    return "".join(_NOT_IN_IRI.get(c, c) if _in_ucschar(c) else quote(c) for c in decoded)
+
+
+def _in_ucschar(character: str) -> bool:
+    """Tell whether ``character`` is ASCII or an RFC 3987 ``ucschar`` (allowed in IRI paths)."""
+    code = ord(character)
+    if code < 0x80:
+        return True
+    if code < 0xA0 or 0xD800 <= code <= 0xF8FF or 0xFDD0 <= code <= 0xFDEF:
+        return False
+    if code >= 0xE0000:
+        return 0xE1000 <= code <= 0xEFFFD
+    return (code & 0xFFFF) < 0xFFFE and not 0xFFF0 <= code <= 0xFFFF
 
 
 def iri_of(path: str) -> str:
@@ -349,10 +369,11 @@ def context() -> Response:
     """Serve the JSON-LD ``@context`` the data documents refer to."""
     body = json.dumps(CONTEXT, ensure_ascii=False, indent=2).encode("utf-8")
     response = Response(body, 200, mimetype=JSONLD.media_type)
-    response.set_etag(hashlib.sha256(body).hexdigest()[:40])
+    tag = hashlib.sha256(body).hexdigest()[:40]
+    response.set_etag(tag)
     response.last_modified = _STARTED
     response.headers["Cache-Control"] = "public, max-age=86400"
-    response.make_conditional(request)
+    response.make_conditional(conditional_environ(tag, _STARTED))
     return response
 
 
@@ -500,8 +521,38 @@ def conditional(
     if changed is not None and datetime.now(UTC) - changed >= timedelta(seconds=SETTLE):
         response.last_modified = changed.replace(microsecond=0)
     response.headers["Cache-Control"] = CACHE_CONTROL
-    response.make_conditional(request)
+    response.make_conditional(conditional_environ(tag, response.last_modified))
     return response
+
+
+def conditional_environ(tag: str, modified: datetime | None = None) -> dict[str, Any]:
+    """Return the request's WSGI environment for werkzeug's conditional answer, with
+    ``If-Match`` and ``If-Unmodified-Since`` done (werkzeug gets neither).
+
+    RFC 9110 §13.1.1: ``If-Match: *`` holds for any current representation and a list holds
+    when one of its entity tags strongly matches ``tag`` (werkzeug answers 412 to ``*`` and
+    sends the representation as the body of its 412). §13.1.4: without ``If-Match``, a valid
+    ``If-Unmodified-Since`` date earlier than ``modified`` fails (werkzeug ignores it). A
+    failed precondition is a 412 error: raises
+    :class:`~werkzeug.exceptions.PreconditionFailed`.
+    """
+    environ = dict(request.environ)
+    if_match = environ.pop("HTTP_IF_MATCH", None)
+    if_unmodified_since = environ.pop("HTTP_IF_UNMODIFIED_SINCE", None)
+    if if_match is not None:
+        tags = parse_etags(if_match)
+        if not (tags.star_tag or tags.is_strong(tag)):
+            raise PreconditionFailed(
+                f'If-Match names no current version of this resource (its ETag is "{tag}")'
+            )
+    elif modified is not None:
+        since = parse_date(if_unmodified_since)
+        if since is not None and modified.replace(microsecond=0) > since:
+            raise PreconditionFailed(
+                "the resource changed after the If-Unmodified-Since date (Last-Modified: "
+                f"{http_date(modified)})"
+            )
+    return environ
 
 
 def unknown_extension(extension: str) -> Response:

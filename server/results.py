@@ -24,13 +24,17 @@ from __future__ import annotations
 import contextlib
 import io
 import queue
+import re
 import threading
+import xml.parsers.expat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO
 
 from pyoxigraph import (
     DefaultGraph,
+    Literal,
+    NamedNode,
     Quad,
     QueryBoolean,
     QueryResultsFormat,
@@ -40,9 +44,10 @@ from pyoxigraph import (
     parse,
     serialize,
 )
+from werkzeug.exceptions import NotAcceptable
 
 from cokg.errors import QueryError, StoreUnavailable
-from cokg.formats import NTRIPLES, SPARQL_TSV, Format, ResultsFormat
+from cokg.formats import NTRIPLES, RDFXML, SPARQL_TSV, SPARQL_XML, Format, ResultsFormat
 from cokg.sparql_store import SolutionsText, TriplesText
 
 from .solutions import EarlyPieces, pieces_body
@@ -151,6 +156,8 @@ def _tsv_body(
     """Return the body for solutions in ``tsv``, written in ``fmt`` (:mod:`.solutions`)."""
     if fmt is SPARQL_TSV:
         return Body(tsv, truncated)
+    if fmt is SPARQL_XML and _NOT_IN_XML_BYTES.search(tsv):
+        raise _not_in_xml("a literal with a control character")
     return Body(pieces_body(tsv, fmt, early=early, stream_above=STREAM_ABOVE), truncated)
 
 
@@ -189,15 +196,68 @@ def _ntriples_body(ntriples: bytes, fmt: Format, truncated: bool, prefixes: dict
 
     def write(out: IO[bytes] | None) -> bytes | None:
         try:
-            parsed = (quad.triple for quad in parse(ntriples, RdfFormat.N_TRIPLES))
+            parsed: Iterator[Triple] = (
+                quad.triple for quad in parse(ntriples, RdfFormat.N_TRIPLES)
+            )
+            if fmt is RDFXML:
+                parsed = _xml_writable(parsed)
             if fmt.dataset:
                 quads = (Quad(t.subject, t.predicate, t.object, DefaultGraph()) for t in parsed)
                 return serialize(quads, out, fmt.oxigraph, prefixes=prefixes)
             return serialize(parsed, out, fmt.oxigraph, prefixes=prefixes)
         except SyntaxError as e:
             raise StoreUnavailable(f"the engine's answer is malformed: {e}") from e
+        except OSError as e:
+            if "RDF 1.2" not in str(e):
+                raise
+            raise NotAcceptable(
+                f"the answer holds RDF 1.2 triple terms, which {fmt.name} cannot carry ({e}); "
+                "ask for Turtle, N-Triples, N-Quads or TriG"
+            ) from e
 
     return Body(_render(write, len(ntriples)), truncated)
+
+
+_NOT_IN_XML_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_NOT_IN_XML_BYTES = re.compile(b"[\x00-\x08\x0b\x0c\x0e-\x1f]|\xef\xbf[\xbe\xbf]")
+
+
+def _not_in_xml(what: str) -> NotAcceptable:
+    return NotAcceptable(
+        f"the answer holds {what}, which XML cannot carry: ask for another format "
+        "(JSON, CSV or TSV for solutions; Turtle, N-Triples or JSON-LD for triples)"
+    )
+
+
+def _xml_writable(triples: Iterator[Triple]) -> Iterator[Triple]:
+    """Yield ``triples``; raise 406 at the first one RDF/XML cannot carry.
+
+    pyoxigraph's RDF/XML writer would write it anyway, as XML that is not well-formed: a
+    literal with a character XML 1.0 forbids (U+0001, U+0000…), or a predicate that does
+    not end in an XML name (``http://example.org/1``, ``…/a#``), which RDF/XML cannot write.
+    """
+    predicates: dict[str, bool] = {}
+    for triple in triples:
+        predicate = triple.predicate.value
+        if predicate not in predicates:
+            predicates[predicate] = _writes_well_formed(triple.predicate)
+        if not predicates[predicate]:
+            raise _not_in_xml(f"the predicate <{predicate}>, which is no XML name at its end")
+        value = triple.object
+        if isinstance(value, Literal) and _NOT_IN_XML_TEXT.search(value.value):
+            raise _not_in_xml("a literal with a control character")
+        yield triple
+
+
+def _writes_well_formed(predicate: NamedNode) -> bool:
+    """Tell whether pyoxigraph writes ``predicate`` in RDF/XML as namespace-well-formed XML."""
+    sample = Triple(NamedNode("http://example.org/s"), predicate, Literal("o"))
+    document = serialize([sample], format=RdfFormat.RDF_XML) or b""
+    try:
+        xml.parsers.expat.ParserCreate(namespace_separator=" ").Parse(document, True)
+    except xml.parsers.expat.ExpatError:
+        return False
+    return True
 
 
 def _render(

@@ -88,6 +88,9 @@ def serve(
                     threads=threads,
                     ident="cokg",
                     asyncore_use_poll=True,
+                    # waitress reads a whole body (to disk past 512 KB) before the app sees
+                    # it: refuse one larger than the app takes as soon as its length is known
+                    max_request_body_size=int(app.config["MAX_CONTENT_LENGTH"]),
                 )
             except OSError as error:
                 raise CokgError(f"cannot listen on {host}:{port}: {error.strerror}") from error

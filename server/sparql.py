@@ -44,11 +44,13 @@ from .negotiation import (
     prefers_html,
 )
 from .query_text import (
+    check_nesting,
     is_absolute_iri,
     service_endpoints,
     shift_back,
     uses_load,
     uses_service,
+    uses_triple_terms,
     with_base,
     with_using,
 )
@@ -108,8 +110,9 @@ def sparql_endpoint() -> Response:
 def read_operation() -> Operation:
     """Read the operation a request carries, where the SPARQL 1.1 Protocol places it.
 
-    Raises 400 for several operations or undecodable text, 405 for an update by GET and
-    415 for a body of another media type.
+    Raises 400 for several operations, undecodable text or text nested too deep
+    (:func:`.query_text.check_nesting`), 405 for an update by GET and 415 for a body of
+    another media type.
     """
     params = decode_pairs(request.query_string, "the query string of the URL")
     if request.method == "POST":
@@ -139,6 +142,10 @@ def read_operation() -> Operation:
             description="an update is sent with POST (the `update` form parameter or an "
             "application/sparql-update body), never with GET",
         )
+    for text in queries:  # before the engine sees it: too deep a text would crash it
+        check_nesting(text)
+    for text in updates:
+        check_nesting(text, query=False)
     if queries:
         return Operation("query", queries[0], tuple(params))
     if updates:
@@ -253,6 +260,11 @@ def run_update(operation: Operation) -> Response:
             "an update takes using-graph-uri and using-named-graph-uri"
         )
     _check_services(operation.text, state.allowed_services)
+    if uses_triple_terms(operation.text):
+        raise QueryError(
+            "RDF 1.2 triple terms and reifiers (<<( … )>>, << … >>, {| … |}, ~, TRIPLE()) "
+            "cannot be written here: the knowledge graph's dumps and documents do not carry them"
+        )
     if uses_load(operation.text):
         raise QueryError(
             "LOAD is disabled on this endpoint (it would fetch any URL the client names); "

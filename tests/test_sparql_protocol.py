@@ -30,6 +30,7 @@ from pyoxigraph import (
     parse,
     parse_query_results,
 )
+from werkzeug.exceptions import NotAcceptable
 from werkzeug.test import TestResponse
 
 from cokg.formats import NQUADS, RESULTS_FORMATS, TURTLE
@@ -430,6 +431,9 @@ def test_a_stream_closed_early_stops_its_worker() -> None:
     assert len(written) < 100  # the bounded queue held it back: nothing was built in memory
 
 
+NOT_IN_XML_1_0 = {chr(c) for c in range(0x20) if c not in (0x9, 0xA, 0xD)} | {"\ufffe", "\uffff"}
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     text=st.text(st.characters(blacklist_categories=("Cs",)), max_size=40),
@@ -444,6 +448,10 @@ def test_any_literal_survives_every_results_format(text: str, language: str | No
             continue  # CSV keeps the text only, by design
         solutions = store.query("SELECT ?o WHERE { ?s ?p ?o }")
         assert isinstance(solutions, QuerySolutions)
+        if fmt.name == "xml" and any(c in NOT_IN_XML_1_0 for c in text):
+            with pytest.raises(NotAcceptable):  # XML 1.0 §2.2 has no way to write them
+                solutions_body(solutions, fmt, max_rows=10)
+            continue
         body = solutions_body(solutions, fmt, max_rows=10)
         content = body.content if isinstance(body.content, bytes) else b"".join(body.content)
         parsed = parse_query_results(content, fmt.oxigraph)
