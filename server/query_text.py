@@ -339,6 +339,8 @@ def check_nesting(text: str, *, query: bool = True) -> None:
     some two thousand triple patterns in one group, overflows its stack and kills the
     engine process, and with it every query in flight.
     """
+    if _counted_at_most(text) <= MAX_DEPTH:
+        return  # the tokens are not walked: a few µs instead of 0.1–0.4 ms per query
     depth = nesting_depth(text)
     if depth > MAX_DEPTH:
         raise QueryError(
@@ -356,6 +358,33 @@ def check_nesting(text: str, *, query: bool = True) -> None:
 
 
 _IRI_REF = re.compile(r'<[^<>"{}|^`\\\x00-\x20]*>')
+
+
+# An IRI without quotes, not after a "<": where one stands, the tokens of :func:`nesting_depth`
+# see an IRI too, or are inside a string or comment (uncounted), never a string's end and
+# what follows it; after a "<", they see "<<" (a bracket) and then what the IRI holds.
+_PLAIN_IRI = re.compile(r"(?<!<)<[^<>\"'{}|^`\\\x00-\x20]*>")
+
+
+def _counted_at_most(text: str) -> int:
+    """Return a bound of :func:`nesting_depth` of ``text``, with ``separators`` or without.
+
+    The depth is at most one, plus two for each bracket (a level and a sibling), plus one for
+    each token that may count: an operator, ``-``, a separator or a nesting word. Those are
+    counted as characters and words anywhere outside IRIs (in strings and names too, which
+    only makes the bound larger), without walking the tokens.
+
+    >>> text = "SELECT ?s WHERE { OPTIONAL { ?s <http://a/b.c> ?o } FILTER(?o != 1) }"
+    >>> nesting_depth(text, separators=True), _counted_at_most(text)
+    (8, 10)
+    """
+    code = _PLAIN_IRI.sub(" ", text) if "<" in text else text
+    upper = code.upper()
+    brackets = sum(map(code.count, "{([<"))
+    tokens = sum(map(code.count, "&|!/+*-.;,")) + sum(map(upper.count, _NESTING_WORDS))
+    return 1 + 2 * brackets + tokens
+
+
 _RDF_1_2 = re.compile(r"<<|\{\||\|\}|~|(?<![\w:?$])TRIPLE\s*\(", re.IGNORECASE)
 
 

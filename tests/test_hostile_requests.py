@@ -31,9 +31,12 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from cokg.errors import QueryError
 from cokg.load import open_knowledge_base
-from cokg.server import create_app
+from cokg.server import create_app, query_text
 from cokg.store import OxigraphStore
 from tests.servers import cokg_server
 
@@ -456,3 +459,69 @@ def test_if_unmodified_since(client: FlaskClient, path: str) -> None:
     etag = first.headers["ETag"]
     both = fetch(client, path, headers={"If-Match": etag, "If-Unmodified-Since": before})
     assert both.status == 200
+
+
+_PIECES = [
+    "{",
+    "}",
+    "(",
+    ")",
+    "[",
+    "]",
+    "<<",
+    ">>",
+    "<",
+    ">",
+    "&&",
+    "||",
+    "!",
+    "!=",
+    "/",
+    "|",
+    "+",
+    "*",
+    "-",
+    ".",
+    ";",
+    ",",
+    " ",
+    "\n",
+    "OPTIONAL",
+    "optional",
+    "FILTER",
+    "VALUES",
+    "DATA",
+    "INSERT",
+    "WHERE",
+    "MINUS",
+    "UNION",
+    "?x",
+    "ex:a-b.c",
+    "<http://a/b.c?d=e&f>",
+    "<a'b>",
+    '"s<t>&&"',
+    "'<'",
+    "'>'",
+    "# c <d> &&\n",
+    "1.5",
+    "-2",
+    "_:b.1",
+]
+
+
+@given(st.lists(st.sampled_from(_PIECES), max_size=80))
+@settings(max_examples=400, deadline=None)
+def test_the_quick_bound_of_the_nesting_is_never_below_it(pieces: list[str]) -> None:
+    # check_nesting skips the walk over the tokens when the bound is within the limit: a
+    # bound below the real depth would let a text that crashes the engine through
+    text = "".join(pieces)
+    bound = query_text._counted_at_most(text)
+    assert bound >= query_text.nesting_depth(text, separators=True)
+    assert bound >= query_text.nesting_depth(text)
+
+
+def test_a_deep_text_is_refused_whatever_its_iris_and_strings() -> None:
+    deep = "SELECT * WHERE { " + "FILTER('<'&&?b>) " * 70 + "{" * 70 + "}" * 70 + " }"
+    with pytest.raises(QueryError, match="nests too deep"):
+        query_text.check_nesting(deep)
+    query_text.check_nesting("SELECT * WHERE { " + "<http://a/b.c-d/e> " * 200 + "}")
