@@ -32,6 +32,7 @@ from cokg.store import WritableStore, position_of
 from .auth import writable_store
 from .negotiation import GRAPH_FORMATS, format_parameter, negotiate, rdf_format_of_body
 from .query_text import is_absolute_iri
+from .results import check_well_formed
 from .sparql import decode_pairs, decode_text
 from .state import WriteEvent, cokg_state
 
@@ -149,6 +150,15 @@ def _read(target: Target) -> Response:
         raise
     size = buffer.tell()
     buffer.seek(0)
+    if fmt.name == "rdfxml":
+        try:
+            check_well_formed(
+                iter(lambda: buffer.read(1 << 20), b""), "the graph holds a literal or a predicate"
+            )
+        except BaseException:
+            buffer.close()
+            raise
+        buffer.seek(0)
     if size <= _MEMORY:
         with buffer:
             return Response(buffer.read(), mimetype=media_type)

@@ -57,11 +57,12 @@ from cokg.describe import (
     to_jsonld,
 )
 from cokg.errors import NotFound
-from cokg.formats import JSONLD, RDF_FORMATS, TURTLE, Format
+from cokg.formats import JSONLD, RDF_FORMATS, RDFXML, TURTLE, Format
 from cokg.namespaces import COP, COP_ONTOLOGY
 from cokg.store import OxigraphStore, ReadableStore
 
 from .negotiation import HTML, choose, format_parameter, not_acceptable, offers
+from .results import check_well_formed
 from .state import WriteEvent, cokg_state
 
 resources = Blueprint("resources", __name__)
@@ -600,6 +601,10 @@ def serialise(triples: list[Triple], fmt: Format, *, document: str, about: str) 
     """
     if fmt is JSONLD:
         return to_jsonld(triples, context_url=_context_url(), first=about)
+    if fmt is RDFXML:
+        body = serialize(triples, format=fmt.oxigraph, prefixes=_prefixes(fmt, triples)) or b""
+        check_well_formed([body], "the description holds a literal or a predicate")
+        return body
     if fmt.dataset:
         graph = NamedNode(document)
         quads = [Quad(t.subject, t.predicate, t.object, graph) for t in triples]

@@ -27,7 +27,7 @@ import queue
 import re
 import threading
 import xml.parsers.expat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO
 
@@ -227,6 +227,25 @@ def _not_in_xml(what: str) -> NotAcceptable:
         f"the answer holds {what}, which XML cannot carry: ask for another format "
         "(JSON, CSV or TSV for solutions; Turtle, N-Triples or JSON-LD for triples)"
     )
+
+
+def check_well_formed(chunks: Iterable[bytes], what: str) -> None:
+    """Raise 406 when the RDF/XML ``chunks`` (an answer written from the store) are not
+    well-formed, namespace-aware XML.
+
+    pyoxigraph writes a literal with a character XML 1.0 forbids, or a predicate that does
+    not end in an XML name, as XML no parser reads: data written before such writes were
+    refused, or loaded from files, can hold them.
+    """
+    parser = xml.parsers.expat.ParserCreate(namespace_separator=" ")
+    try:
+        for chunk in chunks:
+            parser.Parse(chunk, False)
+        parser.Parse(b"", True)
+    except xml.parsers.expat.ExpatError as error:
+        raise _not_in_xml(
+            f"{what} that RDF/XML cannot write as well-formed XML ({error})"
+        ) from None
 
 
 def _xml_writable(triples: Iterator[Triple]) -> Iterator[Triple]:

@@ -525,3 +525,39 @@ def test_a_deep_text_is_refused_whatever_its_iris_and_strings() -> None:
     with pytest.raises(QueryError, match="nests too deep"):
         query_text.check_nesting(deep)
     query_text.check_nesting("SELECT * WHERE { " + "<http://a/b.c-d/e> " * 200 + "}")
+
+
+def test_stored_data_rdfxml_cannot_write_is_a_406(
+    client: FlaskClient, store: OxigraphStore
+) -> None:
+    """Data already in the store (loaded from files, or written before such writes were
+    refused) with a control character in a literal, or a predicate that ends in no XML
+    name: its RDF/XML would not be well-formed XML, so the RDF/XML answer is a 406 and the
+    other formats still answer."""
+    kb = "https://w3id.org/coprod/"
+    graph = "http://example.org/hostile-xml"
+    for subject, triple in (
+        ("hostile-control", '"a\\u0001b"'),
+        ("hostile-predicate", None),
+    ):
+        iri = f"{kb}id/project/{subject}"
+        written = (
+            f"<{iri}> <http://purl.org/dc/terms/title> {triple}"
+            if triple
+            else f'<{iri}> <http://example.org/1> "x"'
+        )
+        store.update(f"INSERT DATA {{ GRAPH <{graph}> {{ {written} }} }}")
+        try:
+            xml_answer = fetch(client, f"/data/project/{subject}.rdf")
+            assert xml_answer.status == 406, xml_answer.text[:300]
+            assert "XML" in xml_answer.text
+            assert fetch(client, f"/data/project/{subject}.ttl").status == 200
+            gsp = fetch(client, f"/rdf-graph-store?graph={graph}", headers={"Accept": RDFXML})
+            assert gsp.status == 406, gsp.text[:300]
+            turtle = fetch(
+                client, f"/rdf-graph-store?graph={graph}", headers={"Accept": "text/turtle"}
+            )
+            assert turtle.status == 200
+        finally:
+            store.update(f"DROP SILENT GRAPH <{graph}>")
+    assert fetch(client, f"/data/{ENTRY}.rdf").status == 200
