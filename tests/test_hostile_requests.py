@@ -24,7 +24,6 @@ import socket
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +34,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cokg.errors import QueryError
-from cokg.load import open_knowledge_base
 from cokg.server import create_app, query_text
 from cokg.store import OxigraphStore
 from tests.servers import cokg_server
@@ -243,14 +241,6 @@ ROWS = [
     Row("GET", "/dumps/%2e%2e", 404),
     Row("GET", "/dumps/?format=x", 400),
 ]
-
-
-@pytest.fixture(scope="module")
-def store() -> Iterator[OxigraphStore]:
-    """The shipped knowledge base, in memory, for this module (writes are refused here)."""
-    kb = open_knowledge_base()
-    yield kb
-    kb.close()
 
 
 @pytest.fixture(scope="module")
