@@ -68,7 +68,7 @@ from .resources import (
     last_change,
     page_url,
     path_of,
-    resource_path,
+    requested_path,
     uri_parameter,
     uri_query,
 )
@@ -366,7 +366,7 @@ def home() -> Response:
 @pages.get("/page/<path:rest>")
 def resource_page(rest: str) -> Response:
     """The page of one resource."""
-    return _resource_page(Resource.local(resource_path(rest)))
+    return _resource_page(Resource.local(requested_path(rest, "/page/")))
 
 
 @pages.get("/page")

@@ -29,13 +29,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from flask import Blueprint, Response, current_app, request, url_for
 from flask.blueprints import BlueprintSetupState
@@ -201,6 +202,39 @@ def _in_ucschar(character: str) -> bool:
     return (code & 0xFFFF) < 0xFFFE and not 0xFFF0 <= code <= 0xFFFF
 
 
+def requested_path(rest: str, prefix: str, suffix: str = "") -> str:
+    """Return the resource path a request for ``{prefix}{rest}{suffix}`` names (``rest``
+    decoded; ``suffix`` a file extension of ``/data/``).
+
+    Usually :func:`resource_path` of ``rest``. But an IRI written by a client may hold
+    percent-encoded octets itself (``…/id/person/caf%C3%A9``, ``…/x%2Fy``): its link, the
+    IRI's path as it is, reaches the server decoded (``café``, ``x/y``), the path of another
+    IRI. When that other IRI is unknown to the store and the URL as sent (``REQUEST_URI``)
+    spells the path otherwise, the IRI of the path as sent is taken if the store knows it.
+    """
+    path = resource_path(rest)
+    raw = request.environ.get("REQUEST_URI") or request.environ.get("RAW_URI")
+    if not raw:
+        return path
+    sent = urlsplit(raw).path
+    start = request.script_root + prefix
+    if not sent.startswith(start):
+        return path
+    if not sent.endswith(suffix):
+        return path
+    sent = sent[len(start) : len(sent) - len(suffix)]
+    if sent == path or not _IRI_PATH.fullmatch(sent):
+        return path
+    store = cokg_state().store
+    if mentioned(store, iri_of(path)) or not mentioned(store, iri_of(sent)):
+        return path
+    return sent
+
+
+_IRI_PATH = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/%]+")
+"""What an IRI's path may hold in ASCII (RFC 3987), ``%`` escapes included."""
+
+
 def iri_of(path: str) -> str:
     """Return the IRI of the resource at resource path ``path`` (see the module docstring)."""
     if path == "ontology":
@@ -349,7 +383,7 @@ def uri_parameter() -> str:
 @resources.get("/id/<path:rest>")
 def thing(rest: str) -> Response:
     """Answer 303 See Other to the page or the data about ``/id/rest``."""
-    return see_other(resource_path(rest))
+    return see_other(requested_path(rest, "/id/"))
 
 
 @resources.get("/ontology")
@@ -435,12 +469,14 @@ def described(store: ReadableStore, iri: str) -> bool:
 @resources.get("/data/<path:rest>")
 def data(rest: str) -> Response:
     """Answer with the description of a resource in the fixed or negotiated format."""
-    path = resource_path(rest)
-    fixed = _fixed_format(path)
+    decoded = resource_path(rest)
+    fixed = _fixed_format(decoded)
     if fixed is not None:
         fmt, path = fixed
+        extension = decoded[len(path) :]  # ASCII: rest ends with it too
+        path = requested_path(rest[: -len(extension)], "/data/", extension)
         return _data(Resource.local(path), _format_for(fmt), None)
-    return _data(Resource.local(path), _format_for(None), rest)
+    return _data(Resource.local(requested_path(rest, "/data/")), _format_for(None), rest)
 
 
 @resources.get("/data")

@@ -551,3 +551,30 @@ def test_stored_data_rdfxml_cannot_write_is_a_406(
         finally:
             store.update(f"DROP SILENT GRAPH <{graph}>")
     assert fetch(client, f"/data/{ENTRY}.rdf").status == 200
+
+
+@pytest.mark.parametrize("path", ["person/caf%C3%A9", "project/x%2Fy", "project/a&b%27c"])
+def test_an_iri_with_percent_escapes_of_its_own_is_reached_by_its_links(
+    client: FlaskClient, store: OxigraphStore, path: str
+) -> None:
+    """An IRI a client wrote with percent-encoded octets in it: its page and data links (its
+    path as it is, as the sitemap and the pages write them) reach it, though they arrive
+    decoded as the path of another IRI (``café``, ``x/y``, ``a&b'c``) that the store does
+    not know."""
+    iri = f"https://w3id.org/coprod/id/{path}"
+    graph = "http://example.org/hostile-escapes"
+    store.update(
+        f'INSERT DATA {{ GRAPH <{graph}> {{ <{iri}> <http://purl.org/dc/terms/title> "Odd" }} }}'
+    )
+    try:
+        page = fetch(client, f"/page/{path}", headers={"Accept": "text/html"})
+        assert page.status == 200, page.text[:300]
+        assert "Odd" in page.text
+        data = fetch(client, f"/data/{path}.nt")
+        assert data.status == 200 and f"<{iri}>" in data.text, data.text[:300]
+        negotiated = fetch(client, f"/data/{path}", headers={"Accept": "application/n-triples"})
+        assert negotiated.status == 200 and f"<{iri}>" in negotiated.text
+        seen = fetch(client, f"/id/{path}", headers={"Accept": "text/html"})
+        assert seen.status == 303 and seen.headers["Location"].endswith(f"/page/{path}")
+    finally:
+        store.update(f"DROP SILENT GRAPH <{graph}>")
