@@ -26,6 +26,7 @@ from .dumps import dumps
 from .errors import register_error_handlers
 from .gsp import gsp
 from .health import health
+from .negotiation import refuse_long_accept
 from .pages import pages
 from .query_page import query_page
 from .resources import resources
@@ -125,6 +126,7 @@ def create_app(
     )
 
     register_error_handlers(app)
+    app.before_request(refuse_long_accept)
     init_cors(app)
     app.register_blueprint(health)
     app.register_blueprint(sparql)

@@ -234,6 +234,10 @@ ROWS = [
     Row("GET", "/id/project/..%2F..%2Fetc", 404),
     Row("GET", f"/data/{ENTRY}.xyz", 404, says="unknown file extension"),
     Row("GET", f"/data/{ENTRY}?format=%3Cb%3E", 400, says="unknown format"),
+    # -- an Accept header of 200 KB cost 0.5 s to parse (and was cached): 431 unread
+    Row("GET", "/sparql?query=ASK%7B%7D", 431, {"Accept": "text/x-a, " * 20_000}, says="Accept"),
+    Row("GET", "/", 431, {"Accept": "text/html;q=0.9, " * 1000}, says="at most 8192"),
+    Row("GET", "/", 200, {"Accept": "text/html;q=0.9, " * 400}),
     # -- search, dumps: pinned clear 4xx
     Row("GET", "/search.json?page=-1", 400),
     Row("GET", "/search.json?size=x", 400, says="whole number"),
