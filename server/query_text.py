@@ -330,9 +330,10 @@ def nesting_depth(text: str, *, separators: bool = False) -> int:
     return deepest
 
 
-def check_nesting(text: str, *, query: bool = True) -> None:
-    """Raise :class:`~cokg.errors.QueryError` when ``text`` nests deeper than :data:`MAX_DEPTH`
-    or (a query) chains more than :data:`MAX_WIDTH` patterns.
+def check_nesting(text: str) -> None:
+    """Raise :class:`~cokg.errors.QueryError` when ``text`` (a query or an update) nests
+    deeper than :data:`MAX_DEPTH` or chains more than :data:`MAX_WIDTH` patterns (the items
+    of data blocks and templates do not count).
 
     Oxigraph parses and evaluates recursively: a query nested a few hundred levels deep
     (``{{{…}}}``, ``CONCAT(CONCAT(…))``, hundreds of ``OPTIONAL`` in one group), or with
@@ -348,10 +349,10 @@ def check_nesting(text: str, *, query: bool = True) -> None:
             f"chained groups, OPTIONAL, FILTER, BIND or operators; at most {MAX_DEPTH}): "
             "split it, or list alternatives with VALUES or IN (…) instead"
         )
-    width = nesting_depth(text, separators=True) if query else 0
+    width = nesting_depth(text, separators=True)
     if width > MAX_WIDTH:
         raise QueryError(
-            f"the query chains too many patterns for this endpoint ({width}, counting its "
+            f"the request chains too many patterns for this endpoint ({width}, counting its "
             f"triple patterns and nesting; at most {MAX_WIDTH}): split it, or list values "
             "with VALUES instead"
         )

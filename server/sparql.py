@@ -142,10 +142,8 @@ def read_operation() -> Operation:
             description="an update is sent with POST (the `update` form parameter or an "
             "application/sparql-update body), never with GET",
         )
-    for text in queries:  # before the engine sees it: too deep a text would crash it
+    for text in queries + updates:  # before the engine sees it: too deep a text crashes it
         check_nesting(text)
-    for text in updates:
-        check_nesting(text, query=False)
     if queries:
         return Operation("query", queries[0], tuple(params))
     if updates:

@@ -129,6 +129,15 @@ ROWS = [
     Row("GET", f"/query?query={q(calls(150))}", 400, {"Accept": "text/html"}, says="too deep"),
     Row("GET", f"/sparql?query={q(braces(40))}", 200, JSON, says='"bindings"'),
     Row("POST", "/sparql", 400, JSON, patterns(2100), "application/sparql-query", says="chains"),
+    Row(
+        "POST",
+        "/sparql",
+        400,
+        AUTH,
+        "update=" + q("DELETE { ?s ?p ?o } WHERE " + patterns(2100).split("WHERE", 1)[1]),
+        FORM,
+        says="chains",
+    ),
     Row("GET", f"/sparql?query={q(minus_chain(1700))}", 400, JSON, says="nests too deep"),
     # … and long lists of data are no chains: they pass
     Row("POST", "/sparql", 200, JSON, VALUES_ROWS, "application/sparql-query", says="bindings"),
