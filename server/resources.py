@@ -637,15 +637,14 @@ def serialise(triples: list[Triple], fmt: Format, *, document: str, about: str) 
     """
     if fmt is JSONLD:
         return to_jsonld(triples, context_url=_context_url(), first=about)
-    if fmt is RDFXML:
-        body = serialize(triples, format=fmt.oxigraph, prefixes=_prefixes(fmt, triples)) or b""
-        check_well_formed([body], "the description holds a literal or a predicate")
-        return body
     if fmt.dataset:
         graph = NamedNode(document)
         quads = [Quad(t.subject, t.predicate, t.object, graph) for t in triples]
         return serialize(quads, format=fmt.oxigraph, prefixes=_prefixes(fmt, triples)) or b""
-    return serialize(triples, format=fmt.oxigraph, prefixes=_prefixes(fmt, triples)) or b""
+    body = serialize(triples, format=fmt.oxigraph, prefixes=_prefixes(fmt, triples)) or b""
+    if fmt is RDFXML:
+        check_well_formed([body], "the description holds a literal or a predicate")
+    return body
 
 
 def _prefixes(fmt: Format, triples: list[Triple]) -> dict[str, str] | None:

@@ -237,15 +237,21 @@ def check_well_formed(chunks: Iterable[bytes], what: str) -> None:
     not end in an XML name, as XML no parser reads: data written before such writes were
     refused, or loaded from files, can hold them.
     """
+    error = _xml_error(chunks)
+    if error is not None:
+        raise _not_in_xml(f"{what} that RDF/XML cannot write as well-formed XML ({error})")
+
+
+def _xml_error(chunks: Iterable[bytes]) -> str | None:
+    """Return why ``chunks`` are not well-formed, namespace-aware XML (None: they are)."""
     parser = xml.parsers.expat.ParserCreate(namespace_separator=" ")
     try:
         for chunk in chunks:
             parser.Parse(chunk, False)
         parser.Parse(b"", True)
     except xml.parsers.expat.ExpatError as error:
-        raise _not_in_xml(
-            f"{what} that RDF/XML cannot write as well-formed XML ({error})"
-        ) from None
+        return str(error)
+    return None
 
 
 def _xml_writable(triples: Iterator[Triple]) -> Iterator[Triple]:
@@ -271,12 +277,7 @@ def _xml_writable(triples: Iterator[Triple]) -> Iterator[Triple]:
 def _writes_well_formed(predicate: NamedNode) -> bool:
     """Tell whether pyoxigraph writes ``predicate`` in RDF/XML as namespace-well-formed XML."""
     sample = Triple(NamedNode("http://example.org/s"), predicate, Literal("o"))
-    document = serialize([sample], format=RdfFormat.RDF_XML) or b""
-    try:
-        xml.parsers.expat.ParserCreate(namespace_separator=" ").Parse(document, True)
-    except xml.parsers.expat.ExpatError:
-        return False
-    return True
+    return _xml_error([serialize([sample], format=RdfFormat.RDF_XML) or b""]) is None
 
 
 def _render(
