@@ -16,6 +16,11 @@ engine, its caches and the data are the same for all sides:
   measured answer is checked to be a hit), and the Turtle ``/data/project/….ttl``;
 - **bare DESCRIBE**: ``DESCRIBE <entry>`` sent to that ``oxigraph serve``, as Turtle — the least
   work a linked-data front-end can do for one entity (one query, no page);
+- **the page's query, bare**: the one query a cold entry page sends
+  (:func:`cokg.server.pages.page_query`, as the page sends it once the app holds its
+  properties' labels) sent to that ``oxigraph serve`` as cokg sends it (the prefixes it uses
+  declared, a GET, tab-separated answer): what the engine alone costs a cold page, before
+  cokg builds anything;
 - **Trifid** (npm ``trifid``, installed under ``--trifid-dir``): its entity renderer over the
   same endpoint, with ``datasetBaseUrl`` rewriting the base IRI to localhost, so
   ``http://127.0.0.1:PORT/id/project/…`` is the entry: HTML (``Accept: text/html``) and Turtle
@@ -52,6 +57,8 @@ from bench.client import Client, Request, Response
 from bench.data import DATA_DIR
 from bench.report import machine, nearest_p95
 from bench.servers import LOOPBACK, OXIGRAPH, free_port, start, stop_process, wait_until_ready
+from cokg.server.pages import PAGE_QUERIES
+from cokg.sparql_store import _with_prefixes
 
 BASE = "https://w3id.org/coprod/"
 STORE = DATA_DIR / "final" / "synth-100000-seed1" / "run" / "stores" / "cokg"
@@ -72,6 +79,8 @@ HTML = "text/html,application/xhtml+xml"
 TURTLE = "text/turtle"
 COLD = "cokg HTML page, cold (no page cache)"
 WARM = "cokg HTML page, warm (page cached)"
+PAGE_QUERY = "the page's query, bare (no page)"
+TSV = "text/tab-separated-values"
 
 
 @dataclass
@@ -149,6 +158,17 @@ def turtle_check(local_iri: Callable[[str], str]) -> Callable[[str, Response], s
         return None
 
     return check
+
+
+def tsv_check(iri: str, response: Response) -> str | None:
+    """Check the page query's answer: 200, tab-separated, with rows naming ``iri``."""
+    if response.status != 200:
+        return f"HTTP {response.status}"
+    if not response.headers.get("content-type", "").startswith(TSV):
+        return f"not tab-separated: {response.headers.get('content-type')}"
+    if response.body.count(b"\n") < 2 or f"<{iri}>".encode() not in response.body:
+        return f"no row about {iri}"
+    return None
 
 
 def start_oxigraph(store: Path, logs: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -256,6 +276,10 @@ def main(argv: list[str] | None = None) -> None:
             def trifid_iri(iri: str) -> str:
                 return trifid_base + path_of(iri)
 
+            def page_query(iri: str) -> Request:
+                query = urllib.parse.urlencode({"query": _with_prefixes(PAGE_QUERIES["page"](iri))})
+                return Request(f"/query?{query}", {"Accept": TSV})
+
             def page(iri: str) -> Request:
                 return Request("/page/" + path_of(iri)[4:], {"Accept": HTML})
 
@@ -269,6 +293,12 @@ def main(argv: list[str] | None = None) -> None:
                     turtle_check(lambda iri: iri),
                 ),
                 Side("bare DESCRIBE", oxigraph_base, describe, turtle_check(lambda iri: iri)),
+                Side(
+                    PAGE_QUERY,
+                    oxigraph_base,
+                    page_query,
+                    tsv_check,
+                ),
                 Side(
                     "Trifid HTML page",
                     trifid_base,
@@ -361,6 +391,11 @@ def render(sides: list[Side], options: argparse.Namespace, argv: list[str] | Non
         f"cokg / Trifid (median): HTML page cold {cold / trifid_html:.2f}×, warm "
         f"{warm / trifid_html:.2f}×; Turtle {turtle:.2f}×. Below 1× cokg is faster. "
         f"HTML page / bare DESCRIBE: cold {cold / bare:.2f}×, warm {warm / bare:.2f}×.",
+        "",
+        f"The page's own query on the bare engine / bare DESCRIBE: "
+        f"{by_name[PAGE_QUERY].median() / bare:.2f}×: what the engine alone costs a cold "
+        "page, before cokg's hop, parsing and page. The warm page (answered from memory, "
+        "nothing built) is what waitress, Flask and the cache's lookup cost.",
         "",
         "Cold: a server with `COKG_PAGE_CACHE_BYTES=0`, so every page is built from the engine "
         "(what the first request for a page costs; the engine's own caches are warm, as for "
