@@ -954,6 +954,13 @@ class SparqlStore:
         found = {row["g"].value for row in solutions if isinstance(row["g"], NamedNode)}
         return sorted(g for g in found if not self._is_system_graph(g))
 
+    def has_graph(self, graph: str) -> bool:
+        """Tell whether the named graph ``graph`` exists (an empty one too, on an engine that
+        keeps empty graphs; on the others, a graph exists while it holds a triple)."""
+        pattern = "{}" if self.engine.keeps_empty_graphs else "{ ?s ?p ?o }"
+        answer = self._run_query(f"ASK {{ GRAPH {NamedNode(graph)} {pattern} }}", "ASK", [])
+        return bool(answer)
+
     def count(self, graph: str | None = None) -> int:
         """Return the number of quads in ``graph``, or in the whole store."""
         if graph is not None:
@@ -1053,6 +1060,8 @@ class SparqlStore:
         update = f"DROP SILENT GRAPH {target}"
         if quads:
             update += " ;\n" + self._insert(quads)
+        elif self.engine.keeps_empty_graphs:  # kept, empty (a Graph Store PUT of nothing)
+            update += f" ;\nCREATE SILENT GRAPH {target}"
         self._run_update(update)
 
     def add_to_graph(
@@ -1083,7 +1092,7 @@ class SparqlStore:
         if self.gsp_url:
             self._gsp_request("DELETE", graph, retry=False, missing=f"no graph {graph}")
             return
-        if not self._graph_exists(graph):
+        if not self.has_graph(graph):
             raise NotFound(f"no graph {graph}")
         self._run_update(f"DROP SILENT GRAPH {target}")
 
@@ -1191,11 +1200,6 @@ class SparqlStore:
             self._union_feature = _SD_UNION_DEFAULT_GRAPH in features
         return self._union_feature
 
-    def _graph_exists(self, graph: str) -> bool:
-        pattern = "{}" if self.engine.keeps_empty_graphs else "{ ?s ?p ?o }"
-        answer = self._run_query(f"ASK {{ GRAPH {NamedNode(graph)} {pattern} }}", "ASK", [])
-        return bool(answer)
-
     # -- dumps -----------------------------------------------------------------------------
 
     def _graph_triples(self, graph: str, *, expected: int | None = None) -> Iterator[Triple]:
@@ -1207,7 +1211,7 @@ class SparqlStore:
                 "GET", graph, retry=True, missing=f"no graph {graph}", accept=_RDF_ACCEPT
             )
         else:
-            if not self._graph_exists(graph):
+            if not self.has_graph(graph):
                 raise NotFound(f"no graph {graph}")
             text = f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH {NamedNode(graph)} {{ ?s ?p ?o }} }}"
             response = self._sparql_query(text, "CONSTRUCT", [], stream=True)

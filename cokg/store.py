@@ -85,6 +85,11 @@ class ReadableStore(Protocol):
         """Return the number of quads in ``graph``, or in the whole store."""
         ...
 
+    def has_graph(self, graph: str) -> bool:
+        """Tell whether the named graph ``graph`` exists (an empty one too, where the engine
+        keeps empty graphs)."""
+        ...
+
     def dump(self, output: IO[bytes], fmt: Format, *, graph: str | None = None) -> None:
         """Write the store (a dataset format) or one graph (any format) to ``output``.
 
@@ -274,6 +279,10 @@ class OxigraphStore:
         """Return the IRIs of every named graph, sorted."""
         return sorted(g.value for g in self._store.named_graphs() if isinstance(g, NamedNode))
 
+    def has_graph(self, graph: str) -> bool:
+        """Tell whether the named graph ``graph`` exists (an empty one too)."""
+        return bool(self._store.contains_named_graph(NamedNode(graph)))
+
     def count(self, graph: str | None = None) -> int:
         """Return the number of quads in ``graph``, or in the whole store."""
         if graph is None:
@@ -284,7 +293,7 @@ class OxigraphStore:
     def dump(self, output: IO[bytes], fmt: Format, *, graph: str | None = None) -> None:
         """Write the store or one graph to ``output``; see :meth:`ReadableStore.dump`."""
         if graph is not None:
-            if not self._store.contains_named_graph(NamedNode(graph)):
+            if not self.has_graph(graph):
                 raise NotFound(f"no graph {graph}")
             self._store.dump(output, fmt.oxigraph, from_graph=NamedNode(graph), prefixes=PREFIXES)
         elif fmt.dataset:
@@ -310,8 +319,11 @@ class OxigraphStore:
         self.replace_graphs_quads([graph], quads)
 
     def replace_graphs_quads(self, graphs: Iterable[str], quads: Iterable[Quad]) -> None:
-        """Replace every graph of ``graphs`` with ``quads`` in one transaction."""
-        drops = "".join(f"DROP SILENT GRAPH <{graph}> ;\n" for graph in graphs)
+        """Replace every graph of ``graphs`` with ``quads`` in one transaction (a graph given
+        no quads is kept, empty: a Graph Store ``PUT`` of an empty body creates it)."""
+        drops = "".join(
+            f"DROP SILENT GRAPH <{graph}> ;\nCREATE SILENT GRAPH <{graph}> ;\n" for graph in graphs
+        )
         self._update(drops + _quads_as_insert_data(quads))
 
     def add_to_graph(
@@ -329,7 +341,7 @@ class OxigraphStore:
 
     def delete_graph(self, graph: str) -> None:
         """Delete ``graph``; raises :class:`~cokg.errors.NotFound` when it does not exist."""
-        if not self._store.contains_named_graph(NamedNode(graph)):
+        if not self.has_graph(graph):
             raise NotFound(f"no graph {graph}")
         self._update(f"DROP GRAPH <{graph}>")
 

@@ -217,6 +217,10 @@ class BoundedSparqlStore(SparqlStore):
         """Return the number of quads in ``graph``, or in the whole store."""
         return self._bounded(lambda: SparqlStore.count(self, graph), watch=False)
 
+    def has_graph(self, graph: str) -> bool:
+        """Tell whether the named graph ``graph`` exists."""
+        return self._bounded(lambda: SparqlStore.has_graph(self, graph), watch=False)
+
     def _bounded(self, action: Callable[[], T], *, watch: bool, write: bool = False) -> T:
         """Run ``action`` within the time limit, with a watchdog on the engine if ``watch``.
 

@@ -27,12 +27,25 @@ EXPOSED_HEADERS = (
 )
 ALLOWED_HEADERS = ("Accept", "Authorization", "Content-Type", "If-None-Match", "If-Modified-Since")
 MAX_AGE = 86400
+SERVER_METHODS = "GET, HEAD, POST, PUT, DELETE, OPTIONS"
 _HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
 
 
 def init_cors(app: Flask) -> None:
-    """Add the CORS headers to every response of ``app``."""
+    """Add the CORS headers to every response of ``app``; answer ``OPTIONS *``."""
+    app.before_request(options_of_the_server)
     app.after_request(add_cors_headers)
+
+
+def options_of_the_server() -> Response | None:
+    """Answer ``OPTIONS *`` (RFC 9110 §9.3.7: about the server, not one resource): 204 with
+    every method some resource allows."""
+    if request.method == "OPTIONS" and request.environ.get("PATH_INFO") == "*":
+        response = Response(status=204)
+        del response.headers["Content-Type"]
+        response.headers["Allow"] = SERVER_METHODS
+        return response
+    return None
 
 
 def add_cors_headers(response: Response) -> Response:

@@ -72,17 +72,20 @@ def graph_store(name: str | None = None) -> Response:
     triples = _body_triples(target)
     if target.kind == "default":
         return _write_default(store, triples, replace=request.method == "PUT")
-    existed = store.count(target.graph) > 0
+    existed = store.has_graph(target.graph)
     if request.method == "PUT":
         store.replace_graph(target.graph, triples, NTRIPLES)
         operation: Literal["replace", "add"] = "replace"
-    else:
+    elif triples:
         store.add_to_graph(target.graph, triples, NTRIPLES)
         operation = "add"
+    elif not existed:  # an empty body makes an empty graph, as an empty PUT does
+        store.replace_graph(target.graph, triples, NTRIPLES)
+        operation = "add"
+    else:
+        return no_content()  # nothing added to a graph that exists
     cokg_state().notify_write(WriteEvent(operation, (target.graph,)))
-    if not existed and (triples or request.method == "PUT"):
-        return _created(target.graph)
-    return no_content()
+    return no_content() if existed else _created(target.graph)
 
 
 def _target(name: str | None) -> Target:

@@ -18,6 +18,7 @@ fingerprint changed behind its back (checked at most every ``SEARCH_CHECK_SECOND
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 import weakref
@@ -211,11 +212,17 @@ def _service_of(app: App) -> SearchService:
     return service
 
 
+_WHOLE = re.compile(r"[+-]?[0-9]+")
+"""A whole number as a URL writes it: ASCII digits, maybe a sign."""
+
+
 def _int(name: str, default: int | None) -> int | None:
     value = request.args.get(name, "").strip()
     if not value:
         return default
     try:
+        if not _WHOLE.fullmatch(value):  # int() would also read "5_0", "٥" or "５"
+            raise ValueError(value)
         return int(value)
     except ValueError:
         raise SearchError(f"{name} must be a whole number, not {value[:40]!r}") from None

@@ -200,6 +200,27 @@ def test_post_to_a_new_graph_is_201(client: FlaskClient) -> None:
     assert response.status_code == 201
 
 
+@pytest.mark.parametrize("method", ["PUT", "POST"])
+def test_an_empty_body_makes_an_empty_graph(
+    client: FlaskClient, events: list[Any], method: str
+) -> None:
+    """GSP §5.3/§5.5: the graph is created (201), then read as an empty graph (200, not
+    404), answered 204 when sent again, and deleted like any other."""
+    target = {"graph": f"{EX}graph/empty"}
+    sent = {"data": b"", "content_type": "text/turtle", "headers": AUTH}
+    created = client.open("/rdf-graph-store", method=method, query_string=target, **sent)
+    assert created.status_code == 201
+    assert created.headers["Location"] == target["graph"]
+    read = client.get("/rdf-graph-store", query_string={**target, "format": "nt"})
+    assert (read.status_code, read.data) == (200, b"")
+    again = client.open("/rdf-graph-store", method=method, query_string=target, **sent)
+    assert again.status_code == 204
+    operation = "replace" if method == "PUT" else "add"
+    assert events == [WriteEvent(operation, (target["graph"],))] * (2 if method == "PUT" else 1)
+    assert client.delete("/rdf-graph-store", query_string=target, headers=AUTH).status_code == 204
+    assert client.get("/rdf-graph-store", query_string=target).status_code == 404
+
+
 def test_post_multipart_adds_every_part(client: FlaskClient) -> None:
     parts = {
         "first.ttl": (io.BytesIO(CAROL.encode()), "first.ttl", "text/turtle"),

@@ -42,6 +42,7 @@ TOKEN = "hostile-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 ENTRY = "project/value-co-creation-greater-manchester"
 JSON = {"Accept": "application/sparql-results+json"}
+TURTLE_BODY = {**AUTH, "Content-Type": "text/turtle"}
 FORM = "application/x-www-form-urlencoded"
 
 
@@ -378,7 +379,8 @@ def test_what_the_engine_cannot_take_is_a_client_error(
 ) -> None:
     """Against ``cokg serve`` and its ``oxigraph serve`` child: 3000 nested braces used to
     overflow the child's stack (it aborted, the client got 503, the child was restarted);
-    an unknown function or a DROP of a missing graph got 503 (the engine's 500)."""
+    an unknown function or a DROP of a missing graph got 503 (the engine's 500); ``OPTIONS *``
+    and an empty Graph Store PUT, which only a real server and engine show."""
     folder = tmp_path_factory.mktemp("deep")
     with cokg_server(folder, env={"COKG_WRITE_TOKEN": TOKEN}) as url:
         for text in (braces(3000), calls(300), patterns(2100)):
@@ -409,6 +411,28 @@ def test_what_the_engine_cannot_take_is_a_client_error(
         assert too_large_is_refused_before_its_body(url)
         with urllib.request.urlopen(f"{url}/sparql?query={q(braces(40))}", timeout=30) as answer:
             assert answer.status == 200
+        # RFC 9110 §9.3.7: OPTIONS * asks about the server (was: 404)
+        head = raw_head(url, b"OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert head[0].startswith("HTTP/1.1 204 ")
+        assert "Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS" in head
+        # a Graph Store PUT of nothing makes an empty graph, read as such (was: 201, then 404)
+        empty = f"{url}/rdf-graph-store?graph={q('http://example.org/empty')}"
+        put = urllib.request.Request(empty, data=b"", method="PUT", headers=TURTLE_BODY)
+        with urllib.request.urlopen(put, timeout=30) as answer:
+            assert answer.status == 201
+        with urllib.request.urlopen(f"{empty}&format=nt", timeout=30) as answer:
+            assert (answer.status, answer.read()) == (200, b"")
+
+
+def raw_head(url: str, request: bytes) -> list[str]:
+    """Send ``request`` as it is (a target urllib cannot send); the answer's head, by line."""
+    host, port = urllib.parse.urlsplit(url).netloc.split(":")
+    with socket.create_connection((host, int(port)), timeout=20) as connection:
+        connection.sendall(request)
+        answer = b""
+        while b"\r\n\r\n" not in answer and (chunk := connection.recv(65536)):
+            answer += chunk
+    return answer.split(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")
 
 
 def too_large_is_refused_before_its_body(url: str) -> bool:

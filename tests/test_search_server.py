@@ -100,6 +100,10 @@ def test_bad_input_never_gives_a_500(client: FlaskClient, text: str) -> None:
         "from=2020&to=2010",
         "from=99999999999999999999999",
         "to=-99999999999999999999999",
+        "size=5_0",  # what Python's int() reads as 50
+        "page=%D9%A2",  # an Arabic-Indic two
+        "from=%EF%BC%92%EF%BC%90%EF%BC%91%EF%BC%94",  # a full-width 2014
+        "to=0x7e6",
     ],
 )
 def test_bad_parameters_are_a_clear_400(client: FlaskClient, query: str) -> None:

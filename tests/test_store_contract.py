@@ -263,6 +263,27 @@ def test_delete_graph_removes_it(loaded: WritableStore) -> None:
     assert values(loaded.query("SELECT ?s WHERE { ?s dcterms:title ?t }"), "s") == [P2]
 
 
+def test_has_graph_tells_which_graphs_exist(loaded: WritableStore) -> None:
+    assert loaded.has_graph(G1) and loaded.has_graph(G_ODD)
+    loaded.delete_graph(G1)
+    assert not loaded.has_graph(G1)
+    assert not loaded.has_graph(KB + "graph/entry/never-loaded")
+
+
+def test_replace_with_nothing_keeps_an_empty_graph(loaded: WritableStore) -> None:
+    """A Graph Store PUT of an empty body: the graph is emptied, and exists where the engine
+    keeps empty graphs (Oxigraph does; Virtuoso drops a graph with its last triple)."""
+    keeps = not isinstance(loaded, SparqlStore) or loaded.engine.keeps_empty_graphs
+    loaded.replace_graph(G1, b"", NTRIPLES)
+    assert loaded.count(G1) == 0
+    assert loaded.has_graph(G1) is keeps
+    assert (G1 in loaded.graphs()) is keeps
+    if keeps:  # read as an empty graph, and deleted like any other
+        assert dump_to_bytes(loaded, NTRIPLES, graph=G1) == b""
+        loaded.delete_graph(G1)
+        assert not loaded.has_graph(G1)
+
+
 def test_delete_unknown_graph_raises_not_found(loaded: WritableStore) -> None:
     with pytest.raises(NotFound):
         loaded.delete_graph(KB + "graph/entry/never-loaded")
