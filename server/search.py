@@ -17,6 +17,7 @@ fingerprint changed behind its back (checked at most every ``SEARCH_CHECK_SECOND
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 import threading
@@ -31,6 +32,7 @@ from urllib.parse import quote_plus, urlencode
 from flask import Blueprint, Response, current_app, render_template, request
 from flask.blueprints import BlueprintSetupState
 from flask.sansio.app import App
+from markupsafe import Markup
 
 from cokg.search import (
     FACETS,
@@ -299,6 +301,29 @@ def facet_urls(
     return urls
 
 
+def facet_items(values: Sequence[FacetValue], urls: Sequence[str]) -> Markup:
+    """Return the ``<li>`` of each of a facet's ``values``, linked to ``urls``, as HTML.
+
+    Written here rather than by a loop in the template: a page lists up to 300 values, and
+    Jinja took about a millisecond for them (a tenth of a search).
+    """
+    parts = []
+    for value, url in zip(values, urls, strict=True):
+        href = html.escape(url)
+        if value.selected:
+            parts.append(
+                f'<li class="selected"><a href="{href}" aria-current="true" '
+                'title="Remove this filter">'
+            )
+        else:
+            parts.append(f'<li><a href="{href}">')
+        parts.append(
+            f'<span class="facet-label">{html.escape(value.label)}</span> '
+            f'<span class="facet-count">{value.count}</span></a></li>\n'
+        )
+    return Markup("".join(parts))
+
+
 def _json(result: SearchResult) -> Response:
     path = request.script_root + "/search.json"
     document = result_json(result, link=lambda n: page_url(path, {"page": n}))
@@ -340,10 +365,8 @@ def search_page() -> Response:
         return _json(result)
     path = request.script_root + "/search"
     base = cokg_state().base_iri
-    facet_links = {
-        name: list(
-            zip(values, facet_urls(path, name, selection.facets.get(name, []), values), strict=True)
-        )
+    facet_lists = {
+        name: facet_items(values, facet_urls(path, name, selection.facets.get(name, []), values))
         for name, values in result.facets.items()
     }
     chosen_filters = [
@@ -361,7 +384,7 @@ def search_page() -> Response:
         result=result,
         selection=selection,
         facets=FACETS,
-        facet_links=facet_links,
+        facet_lists=facet_lists,
         chosen_filters=chosen_filters,
         href=lambda iri: local_path(iri, base),
         page_link=lambda n: page_url(path, {"page": n}),

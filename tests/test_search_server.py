@@ -11,7 +11,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from cokg.load import open_knowledge_base
+from cokg.search import FacetValue
 from cokg.server import create_app
+from cokg.server.search import facet_items
 from tests.test_search import BAD_INPUTS, KB, MINI_PUBLIC, NEW, NEW_GRAPH, PB, WELSH, entry_turtle
 
 TOKEN = "search-token"
@@ -141,6 +143,21 @@ def facet_hrefs(page: str, facet: str) -> dict[str, tuple[str, bool]]:
         label = item.split('class="facet-label">', 1)[1].split("<", 1)[0]
         found[label] = (html.unescape(link), 'aria-current="true"' in item)
     return found
+
+
+def test_facet_values_are_written_as_text() -> None:
+    """A facet's label and link are data: markup in them is shown, never run."""
+    values = [
+        FacetValue("keyword", "a", "https://kb.example/a", '<img src=x onerror="alert(1)">', 3),
+        FacetValue("keyword", "b", "https://kb.example/b", "Tom & Jerry's", 1, selected=True),
+    ]
+    written = str(facet_items(values, ['/search?q="x"&keyword=a', "/search?q=x"]))
+    assert "<img" not in written and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in written
+    assert 'href="/search?q=&quot;x&quot;&amp;keyword=a"' in written
+    assert "Tom &amp; Jerry&#x27;s" in written
+    selected = written.splitlines()[1]
+    assert selected.startswith('<li class="selected">') and 'aria-current="true"' in selected
+    assert '<span class="facet-count">3</span>' in written
 
 
 def test_facet_links_add_or_remove_one_value_and_keep_the_rest(client: FlaskClient) -> None:
