@@ -52,7 +52,7 @@ from pyoxigraph import Literal, NamedNode, QuerySolutions
 
 from cokg.errors import CokgError
 from cokg.search_read import DOCUMENT_TYPES, Entry, key_of, read_entries, safe_iri
-from cokg.search_sets import MatchSets, Value, pack
+from cokg.search_sets import Mask, MatchSets, Value, pack
 from cokg.search_text import COLUMNS, Group, TextIndex, aggregations, combine, marked
 from cokg.store import ReadableStore, store_fingerprint
 
@@ -67,6 +67,9 @@ MAX_QUERY_CHARS = 1000
 MAX_TERMS = 32
 MAX_PAGE_SIZE = 100
 MAX_PAGE = 1_000_000
+_MOST_FETCHED = 5_000
+"""The most best matches of a text fetched to find a page of its narrowed selection in
+(:meth:`SearchIndex._ranked_within`); beyond, the filters join the ranking."""
 FACET_VALUES = 50
 """Values listed per facet (the most frequent in the selection; a chosen one always is)."""
 _SCHEMA_VERSION = "6"
@@ -953,16 +956,16 @@ class SearchIndex:
                     hits = self._title_page("1", [], page, size)
                 else:
                     selected = combine(text_query, filters)
-                    mask = None
+                    found = None
                     if self.match_sets:
-                        mask = self._match_sets().select(
+                        found = self._match_sets().selection(
                             groups or [], chosen, selection.from_year, selection.to_year
                         )
                     words = None if text_query is None else self._text.text_query(groups or [])
                     if text_query is None:
                         total = (
-                            int(mask.sum())
-                            if mask is not None
+                            found.size
+                            if found is not None
                             else _count(searcher.search(selected, 1, count=True))
                         )
                         common = total * 20 >= searcher.num_docs
@@ -971,20 +974,31 @@ class SearchIndex:
                         def paged() -> tuple[int, list[Hit]]:
                             return total, self._title_page(where, parameters, page, size)
 
-                    if mask is not None:
+                    if found is not None:
                         # What lets go of the GIL for long runs in a worker thread while the
                         # facets are counted here (numpy, scipy): the SQLite page in title
                         # order, or tantivy's ranking (the hits are then made here, after the
                         # counts: Python work in both threads would only take turns). Only
                         # the worker touches the database meanwhile; the lock is still held.
-                        known = int(mask.sum())
-                        pending: Future[tuple[int, Any]] = (
-                            self._worker().submit(paged)
-                            if words is None
-                            else self._worker().submit(
+                        mask, known = found.mask, found.size
+                        pending: Future[tuple[int, Any]]
+                        if words is None:
+                            pending = self._worker().submit(paged)
+                        elif found.text_matches > 0 and text_query is not None:
+                            share = known / found.text_matches
+                            pending = self._worker().submit(
+                                self._ranked_within,
+                                searcher,
+                                (text_query, selected),
+                                (mask, share),
+                                page,
+                                size,
+                                total=known,
+                            )
+                        else:
+                            pending = self._worker().submit(
                                 self._ranked, searcher, selected, page, size, total=known
                             )
-                        )
                         try:
                             sets = self._match_sets()
                             counted = (
@@ -1160,6 +1174,45 @@ class SearchIndex:
             return _count(searcher.search(selected, 1, count=True)), []
         found = searcher.search(selected, size, count=total is None, offset=offset)
         return (_count(found) if total is None else total), list(found.hits)
+
+    @staticmethod
+    def _ranked_within(
+        searcher: tantivy.Searcher,
+        queries: tuple[tantivy.Query, tantivy.Query],
+        selection: tuple[Mask, float],
+        page: int,
+        size: int,
+        *,
+        total: int,
+    ) -> tuple[int, list[tuple[float, tantivy.DocAddress]]]:
+        """:meth:`_ranked` for a text narrowed by facets or years, ranked by the text alone.
+
+        ``queries``: the text's, and the text's with the filters; ``selection``: the mask of
+        the selected entries, and their share of the text's matches; ``total``: how many are
+        selected. The page is the first
+        entries of the mask among tantivy's best matches of the text, fetched by a few more
+        than the share says it takes. Every selected entry has the filters' constant score on
+        top of the text's, so the order is the same; and tantivy ranks the text alone faster
+        than joined with the filters (1.4–2.4 against 2.4–3.3 ms at 100 000 entries). The
+        scores are the text's. When the best matches hold too few selected entries, or the
+        page is too far, ranks the text with the filters.
+        """
+        text, narrowed = queries
+        mask, share = selection
+        wanted = page * size
+        fetch = int(wanted / max(share, 1e-6) * 1.5) + 16
+        while fetch <= _MOST_FETCHED:
+            found = searcher.search(text, fetch, count=False).hits
+            ids = searcher.fast_field_values("id", [address for _, address in found])
+            kept = [
+                hit
+                for hit, entry in zip(found, ids, strict=True)
+                if entry is not None and int(entry) < len(mask) and mask[int(entry)]
+            ]
+            if len(kept) >= wanted or len(found) < fetch:  # enough, or every match seen
+                return total, kept[wanted - size : wanted]
+            fetch *= 4
+        return SearchIndex._ranked(searcher, narrowed, page, size, total=total)
 
     def _hits(
         self,

@@ -167,6 +167,17 @@ class _Counter:
             counts[self.present] += cast("npt.NDArray[np.int32]", product)
 
 
+class Selected(NamedTuple):
+    """A selection's entries (:meth:`MatchSets.selection`)."""
+
+    mask: Mask
+    size: int
+    """How many entries the mask holds."""
+    text_matches: int
+    """How many entries match the text alone, before the facets and years narrow it (-1: none
+    do, the selection is the text's)."""
+
+
 class MatchSets:
     """The index's entries as sets: per term, per facet value, and their years.
 
@@ -308,6 +319,17 @@ class MatchSets:
         :meth:`cokg.search_text.TextIndex.analysed`), each chosen facet value (any of its
         ids) and a period overlapping the years; None when the text holds a phrase whose
         entries are not recorded (the caller asks tantivy)."""
+        found = self.selection(groups, chosen, from_year, to_year)
+        return None if found is None else found.mask
+
+    def selection(
+        self,
+        groups: Sequence[Group],
+        chosen: Sequence[tuple[str, Sequence[int]]],
+        from_year: int | None,
+        to_year: int | None,
+    ) -> Selected | None:
+        """Return :meth:`select`'s mask with how many entries match the text alone."""
         mask = self._alive.copy()
         for group in groups:
             either = np.zeros_like(mask)
@@ -320,6 +342,8 @@ class MatchSets:
                 mask &= ~either
             else:
                 mask &= either
+        narrowed = chosen or from_year is not None or to_year is not None
+        text_matches = int(np.count_nonzero(mask)) if narrowed else -1
         for _, ids in chosen:
             either = np.zeros_like(mask)
             for value in ids:
@@ -329,7 +353,7 @@ class MatchSets:
             mask &= self._end >= from_year
         if to_year is not None:
             mask &= self._start <= to_year
-        return mask
+        return Selected(mask, int(np.count_nonzero(mask)), text_matches)
 
     def _entries(self, alternative: Alternative) -> _Ids | None:
         """The entries (maybe removed ones too) of one alternative, as tantivy matches it."""

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import cokg.search
 from cokg.formats import TURTLE
 from cokg.load import open_knowledge_base
 from cokg.search import SearchIndex, Selection
@@ -201,6 +202,68 @@ def test_common_values_counted_as_bits_equal_tantivy_counts() -> None:
         without, "health", Selection(), hits=False
     )
     assert {v.key: v.count for v in with_sets.search("health").facets["keyword"]}["all"] == 60
+
+
+def scored_entries(count: int) -> bytes:
+    """Entries whose descriptions say "health" 1 to 9 times: distinct scores. Keywords:
+    ``half`` (every other entry), ``rare`` (one in fifty), ``low`` (the entries that say it
+    once: the lowest scores, one in nine)."""
+    lines = [
+        "@prefix schema: <https://schema.org/> . @prefix dcterms: <http://purl.org/dc/terms/> .",
+        "@prefix dcat: <http://www.w3.org/ns/dcat#> . @prefix xsd: <http://www.w3.org/2001/XMLSchema#> .",
+    ]
+    for n in range(count):
+        keywords = (["half"] * (n % 2) + ["rare"] * (n % 50 == 0) + ["low"] * (n % 9 == 0)) or [
+            "none"
+        ]
+        subjects = " , ".join(f"<{KB}id/concept/keywords/{k}>" for k in keywords)
+        text = " ".join(["health"] * (1 + n % 9) + ["filler"] * (n % 13))
+        lines.append(
+            f'<{KB}id/project/scored-{n}> a schema:ResearchProject ; dcterms:title "Entry {n}"@en ; '
+            f'dcterms:description "{text}"@en ; dcterms:subject {subjects} ; '
+            f"dcterms:temporal <{KB}id/period/scored-{n}> ."
+        )
+        lines.append(f'<{KB}id/period/scored-{n}> dcat:startDate "{2000 + n % 20}"^^xsd:gYear .')
+    return "\n".join(lines).encode()
+
+
+def test_a_narrowed_text_is_ranked_as_with_its_filters(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A text narrowed by facets or years is ranked by the text alone among its best matches
+    (quicker): the same pages, in the same order, as tantivy ranking the text with the
+    filters, whether the first fetch holds enough selected entries or not."""
+    store = OxigraphStore()
+    store.replace_graph(KB + "graph/entries/scored", scored_entries(450), TURTLE)
+    index = SearchIndex()
+    index.build(store)
+    # the entries of "low" are at the bottom: the first fetch (10 / 11 % × 1.5 + 16 = 152
+    # matches) holds none of them, so a second, larger one is needed
+    first = (
+        index.search("health", size=100, page=1).hits
+        + index.search("health", size=100, page=2).hits
+    )
+    low = {f"{KB}id/project/scored-{n}" for n in range(0, 450, 9)}
+    assert not low & {hit.iri for hit in first[:152]}
+    cases = [
+        ("health", Selection({"keyword": ["half"]})),
+        ("health", Selection({"keyword": ["rare"]})),
+        ("health", Selection({"keyword": ["low"]})),
+        ("health filler", Selection(from_year=2010, to_year=2012)),
+        ("health -filler", Selection({"keyword": ["half"]}, from_year=2005)),
+    ]
+
+    def pages() -> list[tuple[int, list[str]]]:
+        found = []
+        for text, selection in cases:
+            for page in (1, 2, 3):
+                result = index.search(text, selection, page=page, size=10)
+                found.append((result.total, [hit.iri for hit in result.hits]))
+        return found
+
+    within = pages()
+    assert [len(hits) for _, hits in within[:3]] == [10, 10, 10]
+    assert len(within[3][1]) == 9 and within[4][1] == []  # "rare": 9 entries, one page
+    monkeypatch.setattr(cokg.search, "_MOST_FETCHED", 0)  # every one ranked with its filters
+    assert pages() == within
 
 
 def test_ties_at_the_last_shown_place_are_broken_by_label() -> None:
