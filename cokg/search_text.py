@@ -269,7 +269,8 @@ class TextIndex:
         to_year: int | None,
     ) -> list[tantivy.Query]:
         """Return the queries every selected entry matches: each chosen facet value (any of
-        its ids) and a period overlapping the years."""
+        its ids) and a period overlapping the years. They score nothing: a hit's score is its
+        text's, whatever narrows the search."""
         filters = []
         for facet, ids in facet_ids:
             field = facet_field(facet)
@@ -287,7 +288,7 @@ class TextIndex:
             filters.append(
                 tantivy.Query.range_query(self.schema, "start_year", integer, upper_bound=to_year)
             )
-        return filters
+        return [tantivy.Query.const_score_query(f, 0.0) for f in filters]
 
 
 def _any(queries: list[tantivy.Query]) -> tantivy.Query:

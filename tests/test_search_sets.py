@@ -251,17 +251,20 @@ def test_a_narrowed_text_is_ranked_as_with_its_filters(monkeypatch: pytest.Monke
         ("health -filler", Selection({"keyword": ["half"]}, from_year=2005)),
     ]
 
-    def pages() -> list[tuple[int, list[str]]]:
+    def pages() -> list[tuple[int, list[tuple[str, float | None]]]]:
         found = []
         for text, selection in cases:
             for page in (1, 2, 3):
                 result = index.search(text, selection, page=page, size=10)
-                found.append((result.total, [hit.iri for hit in result.hits]))
+                found.append((result.total, [(hit.iri, hit.score) for hit in result.hits]))
         return found
 
     within = pages()
     assert [len(hits) for _, hits in within[:3]] == [10, 10, 10]
     assert len(within[3][1]) == 9 and within[4][1] == []  # "rare": 9 entries, one page
+    # the scores are the text's, whatever narrows it
+    alone = {hit.iri: hit.score for hit in index.search("health", size=100).hits}
+    assert all(alone[iri] == score for iri, score in within[0][1])
     monkeypatch.setattr(cokg.search, "_MOST_FETCHED", 0)  # every one ranked with its filters
     assert pages() == within
 
