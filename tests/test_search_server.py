@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from cokg.load import open_knowledge_base
 from cokg.search import FacetValue
 from cokg.server import create_app
-from cokg.server.search import facet_items
+from cokg.server.search import facet_items, facet_urls
 from tests.test_search import BAD_INPUTS, KB, MINI_PUBLIC, NEW, NEW_GRAPH, PB, WELSH, entry_turtle
 
 TOKEN = "search-token"
@@ -145,16 +145,26 @@ def facet_hrefs(page: str, facet: str) -> dict[str, tuple[str, bool]]:
     return found
 
 
-def test_facet_values_are_written_as_text() -> None:
-    """A facet's label and link are data: markup in them is shown, never run."""
+def test_facet_values_are_written_as_text(app: Flask) -> None:
+    """A facet's label and link are data: markup in them is shown, never run, and each link,
+    escaped once for all of a facet's values, reads back as the URL it stands for."""
     values = [
         FacetValue("keyword", "a", "https://kb.example/a", '<img src=x onerror="alert(1)">', 3),
         FacetValue("keyword", "b", "https://kb.example/b", "Tom & Jerry's", 1, selected=True),
+        FacetValue("keyword", 'c&d"<é> +', "https://kb.example/c", "C", 2),
     ]
-    written = str(facet_items(values, ['/search?q="x"&keyword=a', "/search?q=x"]))
+    query = "/search?q=%22x%22+%26+%3Cy%3E&keyword=b&from=2010"
+    with app.test_request_context(query):
+        urls = facet_urls("/search", "keyword", ["b"], values)
+        hrefs = facet_urls("/search", "keyword", ["b"], values, escaped=True)
+        written = str(facet_items(values, hrefs))
+    assert [html.unescape(href) for href in hrefs] == urls
+    assert urls[0] == "/search?q=%22x%22+%26+%3Cy%3E&from=2010&keyword=b&keyword=a"
+    assert urls[1] == "/search?q=%22x%22+%26+%3Cy%3E&from=2010"  # b taken out
+    assert urls[2].endswith("&keyword=c%26d%22%3C%C3%A9%3E+%2B")
     assert "<img" not in written and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in written
-    assert 'href="/search?q=&quot;x&quot;&amp;keyword=a"' in written
     assert "Tom &amp; Jerry&#x27;s" in written
+    assert '"' not in "".join(hrefs) and "<" not in "".join(hrefs)
     selected = written.splitlines()[1]
     assert selected.startswith('<li class="selected">') and 'aria-current="true"' in selected
     assert '<span class="facet-count">3</span>' in written
