@@ -1002,7 +1002,9 @@ class SearchIndex:
                         try:
                             sets = self._match_sets()
                             counted = (
-                                sets.counts(mask, FACET_VALUES * 4, shown=FACET_VALUES)
+                                sets.counts(
+                                    mask, FACET_VALUES * 4, shown=FACET_VALUES, bits=found.bits
+                                )
                                 if facets
                                 else []
                             )

@@ -3,9 +3,11 @@ memory equal those tantivy counts, for every kind of query, before and after wri
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import cokg.search
@@ -13,6 +15,7 @@ from cokg.formats import TURTLE
 from cokg.load import open_knowledge_base
 from cokg.search import SearchIndex, Selection
 from cokg.search_sets import MatchSets, Value
+from cokg.search_text import Alternative, Group
 from cokg.store import OxigraphStore
 
 KB = "https://w3id.org/coprod/"
@@ -321,3 +324,102 @@ def test_years_of_a_selection_far_down_the_year_order() -> None:
             else None
         )
         assert sets.years(mask) == expected, chosen
+
+
+def reference_selection(
+    recorded: dict[int, tuple[set[str], set[int], tuple[int | None, int | None]]],
+    groups: list[Group],
+    chosen: list[tuple[str, list[int]]],
+    years: tuple[int | None, int | None],
+) -> tuple[set[int], int]:
+    """The entries a selection holds, and how many match the text alone (-1: not narrowed),
+    worked out from the recorded entries one by one."""
+
+    def matches(terms: set[str], alternative: Alternative) -> bool:
+        (token,) = alternative.tokens
+        if alternative.prefix:
+            return any(term.startswith(token) for term in terms)
+        return token in terms
+
+    text = {
+        entry
+        for entry, (terms, _, _) in recorded.items()
+        if all(
+            any(matches(terms, a) for a in group.alternatives) != group.excluded for group in groups
+        )
+    }
+    start, end = years
+    selected = {
+        entry
+        for entry in text
+        if all(values & set(ids) for _, ids in chosen for values in [recorded[entry][1]])
+        and (start is None or (recorded[entry][2][1] or -10_000) >= start)
+        and (end is None or (recorded[entry][2][0] or 10_000) <= end)
+    }
+    narrowed = bool(chosen) or start is not None or end is not None
+    return selected, len(text) if narrowed else -1
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_selections_made_of_bit_rows_equal_the_entries_one_by_one(seed: int) -> None:
+    # words and keywords held by most entries are selected as rows of bits, rare ones from
+    # their entries; the rows follow additions, removals and the entries outgrowing them
+    rng = random.Random(seed)
+    words = ["common", "half", "coal", "coat", "cow", *(f"rare{n}" for n in range(20))]
+    term_ids = {word: n for n, word in enumerate(words)}
+    values = {n: Value(0, f"k{n}", f"http://example.org/k{n}", f"K{n}") for n in range(12)}
+    sets = MatchSets.empty(["keyword"])
+    recorded: dict[int, tuple[set[str], set[int], tuple[int | None, int | None]]] = {}
+
+    def add(entry: int) -> None:
+        terms = {w for w, share in (("common", 0.9), ("half", 0.5)) if rng.random() < share}
+        terms |= {w for w in ("coal", "coat", "cow") if rng.random() < 0.3}
+        terms.add(f"rare{rng.randrange(20)}")
+        keys = {0} if rng.random() < 0.8 else set()
+        keys |= {rng.randrange(1, 12)} | ({1} if rng.random() < 0.4 else set())
+        start = None if rng.random() < 0.1 else rng.randrange(2000, 2020)
+        years = (start, None if start is None else start + rng.randrange(0, 10))
+        sets.add(entry, term_ids, [term_ids[t] for t in terms], sorted(keys), values, years)
+        recorded[entry] = (terms, keys, years)
+
+    def check() -> None:
+        for _ in range(40):
+            groups = [
+                Group(
+                    rng.random() < 0.2,
+                    tuple(
+                        Alternative((w,), prefix=w == "co")
+                        for w in rng.sample(
+                            ["common", "half", "co", "rare3", "cow"], rng.randint(1, 2)
+                        )
+                    ),
+                )
+                for _ in range(rng.randint(0, 2))
+            ]
+            chosen = (
+                [("keyword", rng.sample(range(12), rng.randint(1, 2)))]
+                if rng.random() < 0.5
+                else []
+            )
+            years = rng.choice([(None, None), (2010, 2012), (2015, None), (None, 2005)])
+            found = sets.selection(groups, chosen, *years)
+            assert found is not None
+            expected, text_matches = reference_selection(recorded, groups, chosen, years)
+            assert set(np.flatnonzero(found.mask).tolist()) == expected
+            assert (found.size, found.text_matches) == (len(expected), text_matches)
+            if found.bits is not None:
+                assert sets.counts(found.mask, 20, bits=found.bits) == sets.counts(found.mask, 20)
+
+    for entry in range(0, 600, 2):  # ids with gaps
+        add(entry)
+    check()
+    for entry in rng.sample(sorted(recorded), 60):
+        sets.remove(entry)
+        del recorded[entry]
+    check()
+    for entry in range(601, 700, 2):  # within the rows made for the first entries
+        add(entry)
+    check()
+    for entry in range(1200, 1500):  # past them: the arrays and the rows grow
+        add(entry)
+    check()
