@@ -258,7 +258,7 @@ class MatchSets:
         self._counter: _Counter | None = None
         self._by_facet: list[npt.NDArray[np.intp]] | None = None
         self._by_year: tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]] | None = None
-        self._label_rank: npt.NDArray[np.intp] | None = None
+        self._by_label: list[npt.NDArray[np.intp]] | None = None
         self._rows: _Rows | None = None
         self._alive_bits: Bits | None = None
         self._value_size = 0
@@ -365,7 +365,7 @@ class MatchSets:
             self._by_facet = None
             self._value_size = max(self._value_size, max(values) + 1)
         if any(self.values.get(value_id) != value for value_id, value in values.items()):
-            self._label_rank = None
+            self._by_label = None
         self.values.update(values)
 
     # -- selecting ------------------------------------------------------------------------
@@ -495,7 +495,6 @@ class MatchSets:
         DESC(?count) ?label`` would, in that order. ``bits``: the mask as bits, when at hand
         (:attr:`Selected.bits`)."""
         pairs = self._value_pairs
-        by_facet = self._values_by_facet()
         if self._counter is None:
             self._counter = _Counter(pairs, len(self._alive))
         counts = np.zeros(max(pairs.size, self._value_size), dtype=np.int32)
@@ -503,33 +502,46 @@ class MatchSets:
         if pairs.added:
             keys, entries = pairs.added_pairs()
             np.add.at(counts, keys[mask[entries]], 1)
-        rank = self._label_ranks() if shown is not None else None
         counted: list[tuple[str, int, int]] = []
-        for facet, ids in zip(self.facets, by_facet, strict=True):
+        if shown is not None:
+            for facet, ids in zip(self.facets, self._values_by_label(), strict=True):
+                found = counts[ids]
+                if len(found) > shown:  # the values counted at least as often as the shown-th
+                    least = np.partition(found, len(found) - shown)[len(found) - shown]
+                    present = np.flatnonzero(found >= max(int(least), 1))
+                else:
+                    present = np.flatnonzero(found)
+                # the most frequent first, ties in the order of labels (a stable sort)
+                present = present[np.argsort(-found[present], kind="stable")[:shown]]
+                counted += zip(
+                    [facet] * len(present),
+                    ids[present].tolist(),
+                    found[present].tolist(),
+                    strict=True,
+                )
+            return counted
+        for facet, ids in zip(self.facets, self._values_by_facet(), strict=True):
             found = counts[ids]
             present = np.flatnonzero(found)
-            if rank is not None and shown is not None:
-                if len(present) > shown:  # the values whose count is at least the shown-th
-                    least = np.partition(found[present], len(present) - shown)
-                    present = present[found[present] >= least[len(present) - shown]]
-                order = np.lexsort((rank[ids[present]], -found[present]))
-                present = present[order[:shown]]
-            elif len(present) > per_facet:
+            if len(present) > per_facet:
                 present = present[np.argpartition(-found[present], per_facet - 1)[:per_facet]]
             counted += zip(
                 [facet] * len(present), ids[present].tolist(), found[present].tolist(), strict=True
             )
         return counted
 
-    def _label_ranks(self) -> npt.NDArray[np.intp]:
-        """Each value id's place in the order of labels (case-folded; then IRIs)."""
-        if self._label_rank is None or len(self._label_rank) < self._value_size:
+    def _values_by_label(self) -> list[npt.NDArray[np.intp]]:
+        """The ids of each facet's values in the order of their labels (case-folded; then
+        IRIs), in the order of ``facets``."""
+        if self._by_label is None:
             values = self.values
-            ordered = sorted(values, key=lambda v: (values[v].label.casefold(), values[v].iri))
-            rank = np.zeros(max(self._value_size, 1), dtype=np.intp)
-            rank[np.array(ordered, dtype=np.intp)] = np.arange(len(ordered), dtype=np.intp)
-            self._label_rank = rank
-        return self._label_rank
+            ids: list[list[int]] = [[] for _ in self.facets]
+            for value_id in sorted(
+                values, key=lambda v: (values[v].label.casefold(), values[v].iri)
+            ):
+                ids[values[value_id].facet].append(value_id)
+            self._by_label = [np.array(i, dtype=np.intp) for i in ids]
+        return self._by_label
 
     def _values_by_facet(self) -> list[npt.NDArray[np.intp]]:
         """The ids of each facet's values, in the order of ``facets``."""

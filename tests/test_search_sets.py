@@ -287,6 +287,27 @@ def test_ties_at_the_last_shown_place_are_broken_by_label() -> None:
     assert shown == [f"Person {n:03d}" for n in range(50)]
 
 
+def test_ties_follow_a_renamed_or_added_value() -> None:
+    # the order of labels is made again when a write renames a value or brings a new one
+    sets = MatchSets.empty(["person"])
+    people = {i: Value(0, f"p{i}", f"http://example.org/p{i}", f"Person {i}") for i in range(3)}
+    sets.add(1, {}, [], list(people), people, (2000, 2001))
+
+    def shown() -> list[str]:
+        everyone = sets.select([], [], None, None)
+        assert everyone is not None
+        return [sets.values[v].label for _, v, _ in sets.counts(everyone, 10, shown=2)]
+
+    assert shown() == ["Person 0", "Person 1"]
+    renamed = {
+        0: people[0]._replace(label="Zed"),
+        3: Value(0, "p3", "http://example.org/p3", "Abe"),
+    }
+    sets.add(2, {}, [], [], renamed, (2000, 2001))
+    sets.add(3, {}, [], [3], {}, (2000, 2001))
+    assert shown() == ["Abe", "Person 1"]
+
+
 def test_a_hit_found_by_its_title_alone_shows_the_opening_of_its_description() -> None:
     store = OxigraphStore()
     long = "Services shaped with the people who use them. " * 40  # 1 880 characters
