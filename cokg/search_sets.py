@@ -507,7 +507,9 @@ class MatchSets:
             for facet, ids in zip(self.facets, self._values_by_label(), strict=True):
                 found = counts[ids]
                 if len(found) > shown:  # the values counted at least as often as the shown-th
-                    least = np.partition(found, len(found) - shown)[len(found) - shown]
+                    # (selected among the negated counts: numpy's partition near the end of an
+                    # array of many equal small counts took 0.5 ms instead of 0.03)
+                    least = -np.partition(-found, shown - 1)[shown - 1]
                     present = np.flatnonzero(found >= max(int(least), 1))
                 else:
                     present = np.flatnonzero(found)
