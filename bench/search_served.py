@@ -304,6 +304,21 @@ def render(
         f"{page.median():.1f} ms, p95 {page.p95():.1f} ms.",
         "",
     ]
+    over = [k for k in searched if k.p95() > page.median()]  # unrounded, unlike the table
+    lines += [
+        f"Issue 7's goal, a search's p95 at or below the page's median ({page.median():.2f} ms): "
+        f"{len(searched) - len(over)} of {len(searched)} searches"
+        + (
+            "; over it: "
+            + ", ".join(
+                f"{k.name} ({k.p95():.2f} ms, {k.p95() / page.median():.3f}×)" for k in over
+            )
+            if over
+            else ""
+        )
+        + ".",
+        "",
+    ]
     return "\n".join(lines)
 
 
