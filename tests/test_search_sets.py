@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import cokg.search
+import cokg.search_sets
 from cokg.formats import TURTLE
 from cokg.load import open_knowledge_base
 from cokg.search import SearchIndex, Selection
@@ -382,9 +383,15 @@ def reference_selection(
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_selections_made_of_bit_rows_equal_the_entries_one_by_one(seed: int) -> None:
+@pytest.mark.parametrize("year_rows", [True, False])
+def test_selections_made_of_bit_rows_equal_the_entries_one_by_one(
+    seed: int, year_rows: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # words and keywords held by most entries are selected as rows of bits, rare ones from
-    # their entries; the rows follow additions, removals and the entries outgrowing them
+    # their entries, the years as rows of bits too (or entry by entry past too many distinct
+    # years); the rows follow additions, removals and the entries outgrowing them
+    if not year_rows:
+        monkeypatch.setattr(cokg.search_sets, "MOST_YEAR_ROWS", 0)
     rng = random.Random(seed)
     words = ["common", "half", "coal", "coat", "cow", *(f"rare{n}" for n in range(20))]
     term_ids = {word: n for n, word in enumerate(words)}
@@ -422,7 +429,10 @@ def test_selections_made_of_bit_rows_equal_the_entries_one_by_one(seed: int) -> 
                 if rng.random() < 0.5
                 else []
             )
-            years = rng.choice([(None, None), (2010, 2012), (2015, None), (None, 2005)])
+            start, end = (  # past the first and last years too
+                None if rng.random() < 0.4 else rng.randrange(1995, 2035) for _ in range(2)
+            )
+            years = (start, end)
             found = sets.selection(groups, chosen, *years)
             assert found is not None
             expected, text_matches = reference_selection(recorded, groups, chosen, years)
