@@ -227,6 +227,10 @@ class TextIndex:
             )
             occur = tantivy.Occur.MustNot if group.excluded else tantivy.Occur.Must
             clauses.append((occur, either))
+        if len(clauses) == 1 and clauses[0][0] == tantivy.Occur.Must:
+            # one group: its own query, with the same scores; a union of terms unwrapped lets
+            # tantivy skip the blocks of postings that cannot reach the page (block-max WAND)
+            return clauses[0][1]
         return tantivy.Query.boolean_query(clauses)
 
     def _alternative(self, alternative: Alternative, recorded: Collection[str]) -> tantivy.Query:
