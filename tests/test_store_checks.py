@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
+import cokg.store
 from cokg.formats import TURTLE
 from cokg.load import load_knowledge_base
 from cokg.server import create_app
-from cokg.store import OxigraphStore
+from cokg.store import OxigraphStore, store_fingerprint
 from tests.test_search import NEW, NEW_GRAPH, entry_turtle
 from tests.test_search_server import hits
 
@@ -92,3 +93,27 @@ def test_healthz_counts_again_only_when_the_store_files_changed(
     healthz()  # sees the files changed: counts again in the background
     assert len(counts) == 2
     assert healthz() == counts[-1] == real() > counts[0]
+
+
+class SlowStore(OxigraphStore):
+    """A store whose count takes a twentieth of a second, as a large one takes seconds."""
+
+    def count(self, graph: str | None = None) -> int:
+        time.sleep(0.05)
+        return super().count(graph)
+
+
+def test_a_slow_fingerprint_reading_is_kept_for_fifty_times_its_duration(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the timed checks of a store that takes seconds to read take at most a fiftieth of its
+    # time; a check after a write (max_age 0) still reads it
+    store = SlowStore()
+    first = store_fingerprint(store, max_age=0.001)
+    store.update('INSERT DATA { GRAPH <http://g> { <http://s> <http://p> "o" } }')
+    time.sleep(0.01)
+    assert store_fingerprint(store, max_age=0.001) == first  # kept: 50 × 0.05 s
+    monkeypatch.setattr(cokg.store, "COST_SHARE", 0)
+    assert store_fingerprint(store, max_age=0.001) != first  # past max_age alone
+    monkeypatch.undo()
+    assert store_fingerprint(store) != first
