@@ -122,6 +122,13 @@ def bits_of(entries: _Ids, words: int) -> Bits:
     return np.packbits(row, bitorder="little").view(np.uint64)
 
 
+def packed(mask: Mask, words: int) -> Bits:
+    """Return the first ``words * 64`` places of ``mask`` as bits (padded if it is shorter)."""
+    padded = np.zeros(words * 64, dtype=np.bool_)
+    padded[: min(len(mask), len(padded))] = mask[: len(padded)]
+    return np.packbits(padded, bitorder="little").view(np.uint64)
+
+
 class _BitRows:
     """The entries of the keys (terms or facet values) that many entries hold, as bits.
 
@@ -195,9 +202,7 @@ class _Counter:
         (``bits``: the same entries as bits, when at hand)."""
         if len(self.dense_keys):
             if bits is None or len(bits) != self.words:
-                covered = np.zeros(self.words * 64, dtype=np.bool_)
-                covered[: min(len(mask), len(covered))] = mask[: len(covered)]
-                bits = np.packbits(covered, bitorder="little").view(np.uint64)
+                bits = packed(mask, self.words)
             ones = np.bitwise_count(self.rows & bits).sum(axis=1, dtype=np.int32)
             counts[self.dense_keys] += ones
         if len(self.present):
@@ -241,8 +246,8 @@ class _YearRows:
         self._starting: list[Bits] = []
         self._ending: list[Bits] = []
         if self.usable:
-            self._starting = [_packed(start <= year, words) for year in self.starts.tolist()]
-            self._ending = [_packed(end >= year, words) for year in self.ends.tolist()]
+            self._starting = [packed(start <= year, words) for year in self.starts.tolist()]
+            self._ending = [packed(end >= year, words) for year in self.ends.tolist()]
 
     def starting(self, year: int) -> Bits:
         """The entries that start in ``year`` or before."""
@@ -253,13 +258,6 @@ class _YearRows:
         """The entries that end in ``year`` or after."""
         place = int(np.searchsorted(self.ends, year, side="left"))
         return self._none if place == len(self.ends) else self._ending[place]
-
-
-def _packed(mask: Mask, words: int) -> Bits:
-    """Return ``mask`` (at most ``words * 64`` long) as bits."""
-    padded = np.zeros(words * 64, dtype=np.bool_)
-    padded[: len(mask)] = mask
-    return np.packbits(padded, bitorder="little").view(np.uint64)
 
 
 class _Rows(NamedTuple):
@@ -443,7 +441,7 @@ class MatchSets:
         rows = self._bit_rows()
         words = rows.terms.words
         if self._alive_bits is None:
-            self._alive_bits = bits_of(np.flatnonzero(self._alive).astype(np.int32), words)
+            self._alive_bits = packed(self._alive, words)
         bits = self._alive_bits.copy()
         for group in groups:
             either = np.zeros(words, dtype=np.uint64)
