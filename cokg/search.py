@@ -946,7 +946,9 @@ class SearchIndex:
         query = parse_query(text)
         with self._lock:
             groups = self._analysed(query)
-            text_query = None if groups is None else self._text.text_query(groups, self._recorded())
+            text_query, ranking = (
+                (None, None) if groups is None else self._text.queries(groups, self._recorded())
+            )
             filters, chosen = self._selection(selection)
             searcher = self._text.searcher()
             try:
@@ -984,12 +986,12 @@ class SearchIndex:
                         pending: Future[tuple[int, Any]]
                         if words is None:
                             pending = self._worker().submit(paged)
-                        elif found.text_matches > 0 and text_query is not None:
-                            share = known / found.text_matches
+                        elif ranking is not None and found.ranked_matches > 0:
+                            share = known / found.ranked_matches
                             pending = self._worker().submit(
                                 self._ranked_within,
                                 searcher,
-                                (text_query, selected),
+                                (ranking, selected),
                                 (mask, share),
                                 page,
                                 size,
@@ -1187,20 +1189,27 @@ class SearchIndex:
         *,
         total: int,
     ) -> tuple[int, list[tuple[float, tantivy.DocAddress]]]:
-        """:meth:`_ranked` for a text narrowed by facets or years, ranked by the text alone.
+        """:meth:`_ranked` for a text, ranked by its words alone.
 
-        ``queries``: the text's, and the text's with the filters; ``selection``: the mask of
-        the selected entries, and their share of the text's matches; ``total``: how many are
-        selected. The page is the first selected entries among tantivy's best matches of the
-        text, of which half again as many are fetched as the share says a page takes (four
-        times more each time too few are selected). The filters score nothing
-        (:meth:`TextIndex.filter_query`), so the pages, their order and the scores are those
-        of the text with the filters; and tantivy ranks a text alone faster (1.4–2.4 against
-        2.4–3.3 ms at 100 000 entries). Past :data:`_MOST_FETCHED` matches, ranks the text
-        with the filters.
+        ``queries``: the text's ranking query (:meth:`TextIndex.ranking_query`: its words'
+        union, which matches the entries with any of them), and the text's query with the
+        filters; ``selection``: the mask of the selected entries, and their share of the
+        ranking query's matches; ``total``: how many are selected. The page is the first
+        selected entries among tantivy's best matches of the words, of which half again as
+        many are fetched as the share says a page takes (four times more each time too few
+        are selected). The text's query scores as its ranking query does, and the filters
+        score nothing (:meth:`TextIndex.filter_query`), so the pages, their order and the
+        scores are those of the text with the filters; and tantivy ranks a union of words
+        faster (block-max WAND): 0.6–0.7 against 1.2–1.9 ms for "participatory budgeting" at
+        100 000 entries, and a text alone than with filters (1.4–2.4 against 2.4–3.3 ms).
+        Past :data:`_MOST_FETCHED` matches, ranks the text with the filters.
         """
         text, narrowed = queries
         mask, share = selection
+        if total == 0:
+            return total, []
+        if share >= 1.0:  # the words' union matches the selection and nothing else
+            return SearchIndex._ranked(searcher, text, page, size, total=total)
         wanted = page * size
         fetch = int(wanted / max(share, 1e-6) * 1.5) + 16
         while fetch <= _MOST_FETCHED:

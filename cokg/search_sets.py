@@ -219,9 +219,9 @@ class Selected(NamedTuple):
     mask: Mask
     size: int
     """How many entries the mask holds."""
-    text_matches: int
-    """How many entries match the text alone, before the facets and years narrow it (-1: none
-    do, the selection is the text's)."""
+    ranked_matches: int
+    """How many entries hold any word of the text's groups (not excluded), what
+    :meth:`cokg.search_text.TextIndex.ranking_query` matches: the selection is among them."""
     bits: Bits | None
     """The mask as bits (None when the years narrowed it after, entry by entry)."""
 
@@ -443,6 +443,7 @@ class MatchSets:
         if self._alive_bits is None:
             self._alive_bits = packed(self._alive, words)
         bits = self._alive_bits.copy()
+        anywhere = np.zeros(words, dtype=np.uint64)  # the entries with any word
         for group in groups:
             either = np.zeros(words, dtype=np.uint64)
             for alternative in group.alternatives:
@@ -454,8 +455,8 @@ class MatchSets:
                 bits &= ~either
             else:
                 bits &= either
-        narrowed = chosen or from_year is not None or to_year is not None
-        text_matches = _ones(bits) if narrowed else -1
+                anywhere |= either
+        ranked_matches = _ones(anywhere & self._alive_bits)
         for _, ids in chosen:
             either = np.zeros(words, dtype=np.uint64)
             for value in ids:
@@ -474,12 +475,12 @@ class MatchSets:
         unpacked = np.unpackbits(bits.view(np.uint8), count=len(self._alive), bitorder="little")
         mask: Mask = unpacked.view(np.bool_)
         if from_year is None and to_year is None:
-            return Selected(mask, _ones(bits), text_matches, bits)
+            return Selected(mask, _ones(bits), ranked_matches, bits)
         if from_year is not None:
             mask &= self._end >= from_year
         if to_year is not None:
             mask &= self._start <= to_year
-        return Selected(mask, int(np.count_nonzero(mask)), text_matches, None)
+        return Selected(mask, int(np.count_nonzero(mask)), ranked_matches, None)
 
     def _bit_rows(self) -> _Rows:
         """The bit rows, made again when the entries outgrew them or pairs were merged."""

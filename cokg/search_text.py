@@ -213,45 +213,86 @@ class TextIndex:
     def text_query(
         self, groups: Sequence[Group], recorded: Collection[str] = frozenset()
     ) -> tantivy.Query:
-        """Return the tantivy query of the analysed ``groups`` (:meth:`analysed`).
+        """Return the tantivy query of the analysed ``groups`` (:meth:`analysed`): the entries
+        that match every group (and none of the excluded ones), scored by
+        :meth:`ranking_query` (each word's score in each field, boosted, summed).
 
         A phrase of ``recorded`` (its tokens joined by spaces) is looked up as one term in the
         fields of recorded phrases, rather than as a phrase (positions) in the text fields:
         the same entries, found without reading positions. Without ``recorded``, the query
         holds the text fields' own terms, as snippets need them.
         """
+        return self.queries(groups, recorded)[0]
+
+    def queries(
+        self, groups: Sequence[Group], recorded: Collection[str] = frozenset()
+    ) -> tuple[tantivy.Query, tantivy.Query | None]:
+        """Return :meth:`text_query` and :meth:`ranking_query` of ``groups``, made once."""
+        ranking = self.ranking_query(groups, recorded)
+        if len(groups) == 1 and not groups[0].excluded and ranking is not None:
+            return ranking, ranking  # one group matches what its words' union matches
         clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
         for group in groups:
             either = _any(
-                [self._alternative(alternative, recorded) for alternative in group.alternatives]
+                [
+                    _any(self._leaves(alternative, recorded) or [tantivy.Query.empty_query()])
+                    for alternative in group.alternatives
+                ]
             )
             occur = tantivy.Occur.MustNot if group.excluded else tantivy.Occur.Must
             clauses.append((occur, either))
-        if len(clauses) == 1 and clauses[0][0] == tantivy.Occur.Must:
-            # one group: its own query, with the same scores; a union of terms unwrapped lets
-            # tantivy skip the blocks of postings that cannot reach the page (block-max WAND)
-            return clauses[0][1]
-        return tantivy.Query.boolean_query(clauses)
+        matching = tantivy.Query.boolean_query(clauses)
+        if ranking is None:
+            return matching, None
+        # matched by the groups, scored by the union of the words alone: the same score,
+        # bit for bit, as the union ranked on its own (tantivy sums a union's scores in one
+        # order, whether it ranks with block-max WAND or not)
+        scored = tantivy.Query.boolean_query(
+            [
+                (tantivy.Occur.Must, tantivy.Query.const_score_query(matching, 0.0)),
+                (tantivy.Occur.Should, ranking),
+            ]
+        )
+        return scored, ranking
 
-    def _alternative(self, alternative: Alternative, recorded: Collection[str]) -> tantivy.Query:
+    def ranking_query(
+        self, groups: Sequence[Group], recorded: Collection[str] = frozenset()
+    ) -> tantivy.Query | None:
+        """Return the query that scores the text of ``groups``: one union of every field's
+        query of every alternative of the groups not excluded (None: there are none).
+
+        It matches the entries with any of the words, more than the text does, and scores
+        each as the text does. A union of term queries is ranked with block-max WAND, which
+        skips the blocks of postings that cannot reach the page: 0.6–0.7 ms for the best 40
+        entries of "participatory budgeting" at 100 000 entries, against 1.2–1.9 ms for the
+        conjunction of the two words' unions, which scores every entry with both.
+        """
+        leaves = [
+            leaf
+            for group in groups
+            if not group.excluded
+            for alternative in group.alternatives
+            for leaf in self._leaves(alternative, recorded)
+        ]
+        return _any(leaves) if leaves else None
+
+    def _leaves(self, alternative: Alternative, recorded: Collection[str]) -> list[tantivy.Query]:
+        """The boosted queries of one alternative, one per field (none without tokens)."""
         tokens = list(alternative.tokens)
         if not tokens:
-            return tantivy.Query.empty_query()
+            return []
         if len(tokens) > 1 and not alternative.prefix and " ".join(tokens) in recorded:
             term = "_".join(tokens)
-            return _any(
-                [
-                    tantivy.Query.boost_query(
-                        tantivy.Query.term_query(self.schema, column + PHRASES, term), boost
-                    )
-                    for column, boost in zip(COLUMNS, BOOSTS, strict=True)
-                ]
-            )
-        fields = [
+            return [
+                tantivy.Query.boost_query(
+                    tantivy.Query.term_query(self.schema, column + PHRASES, term), boost
+                )
+                for column, boost in zip(COLUMNS, BOOSTS, strict=True)
+            ]
+        return [
             tantivy.Query.boost_query(self._field_query(column, tokens, alternative.prefix), boost)
             for column, boost in zip(COLUMNS, BOOSTS, strict=True)
         ]
-        return _any(fields)
 
     def _field_query(self, column: str, tokens: list[str], prefix: bool) -> tantivy.Query:
         if prefix and len(tokens) == 1 and len(tokens[0]) <= PREFIX_TERM_CHARS:

@@ -1,0 +1,108 @@
+"""cokg.search: a text is ranked by its words' union and kept within its selection; the pages,
+their order and their scores are those tantivy gives the text's own query with the filters, on
+a synthetic knowledge base large enough for tantivy to skip blocks of postings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+import cokg.search
+from cokg.load import load_files
+from cokg.search import SearchIndex, Selection, parse_query
+from cokg.search_text import combine
+from cokg.store import OxigraphStore
+from cokg.synth import write_synthetic
+
+TEXTS = [
+    "community",  # one word: its union is the text's query
+    "participatory budgeting",
+    "citizens jury",
+    "local health services",
+    "co production",  # a recorded compound: a phrase term
+    "coproduction research",
+    "health OR community",
+    "community -health",
+    "partic* budgeting",  # a prefix: a regex over the terms
+    '"public services" health',  # a phrase whose entries are not recorded
+    "budgeting budgeting",
+]
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SearchIndex]:
+    folder = tmp_path_factory.mktemp("synth")
+    write_synthetic(folder, entries=1500, seed=2)
+    store = OxigraphStore()
+    load_files(store, [folder])
+    index = SearchIndex()
+    assert index.build(store) == 1500
+    store.close()
+    yield index
+    index.close()
+
+
+def selections(index: SearchIndex) -> list[Selection]:
+    keywords = [value.key for value in index.search("").facets["keyword"]]
+    return [
+        Selection(),
+        Selection({"keyword": [keywords[0]]}),  # the commonest: most of the text's matches
+        Selection({"keyword": [keywords[-1]]}),  # a rare one: few, fetched again
+        Selection(from_year=2014, to_year=2016),
+        Selection({"keyword": [keywords[1]]}, from_year=2019),
+    ]
+
+
+def tantivys(index: SearchIndex, text: str, selection: Selection, page: int) -> list[object]:
+    """The page as tantivy ranks the text's query with the filters: IRIs and scores."""
+    searcher = index._text.searcher()
+    text_query = index._text_query(parse_query(text))
+    filters, _ = index._selection(selection)
+    _, ranked = SearchIndex._ranked(searcher, combine(text_query, filters), page, 10)
+    ids = [int(searcher.doc(address)["id"][0]) for _, address in ranked]
+    iris = dict(index._db.execute("SELECT id, iri FROM entries"))
+    return [(iris[entry], score) for entry, (score, _) in zip(ids, ranked, strict=True)]
+
+
+@pytest.mark.parametrize("most_fetched", [cokg.search._MOST_FETCHED, 0])
+def test_pages_are_tantivys_ranking_of_the_text_with_its_filters(
+    synthetic: SearchIndex, most_fetched: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # most_fetched 0: past the matches fetched, the text is ranked with its filters
+    monkeypatch.setattr(cokg.search, "_MOST_FETCHED", most_fetched)
+    pages = 0
+    for text in TEXTS:
+        for selection in selections(synthetic):
+            for page in (1, 2, 9):
+                result = synthetic.search(text, selection, page=page, size=10)
+                found = [(hit.iri, hit.score) for hit in result.hits]
+                assert found == tantivys(synthetic, text, selection, page), (text, selection)
+                pages += bool(found)
+    assert pages > 100  # not a comparison of empty pages
+
+
+def test_a_texts_query_scores_as_its_ranking_query(synthetic: SearchIndex) -> None:
+    searcher = synthetic._text.searcher()
+    for text in TEXTS:
+        groups = synthetic._analysed(parse_query(text))
+        assert groups is not None
+        text_query, ranking = synthetic._text.queries(groups, synthetic._recorded())
+        assert ranking is not None
+        scored = {
+            (address.segment_ord, address.doc): score
+            for score, address in searcher.search(text_query, 2000).hits
+        }
+        ranked = {
+            (address.segment_ord, address.doc): score
+            for score, address in searcher.search(ranking, 2000).hits
+        }
+        assert scored, text
+        # the same entries, or fewer (every group must match), with the same scores, bit
+        # for bit (tantivy sums a union's scores in one order)
+        assert {address: ranked[address] for address in scored} == scored, text
+
+
+def test_a_page_past_the_selection_is_empty(synthetic: SearchIndex) -> None:
+    result = synthetic.search("participatory budgeting", Selection(from_year=2019), page=500)
+    assert result.total > 0 and result.hits == []
