@@ -43,8 +43,9 @@ import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import tantivy
@@ -979,28 +980,37 @@ class SearchIndex:
                     if found is not None:
                         # What lets go of the GIL for long runs in a worker thread while the
                         # facets are counted here (numpy, scipy): the SQLite page in title
-                        # order, or tantivy's ranking (the hits are then made here, after the
-                        # counts: Python work in both threads would only take turns). Only
-                        # the worker touches the database meanwhile; the lock is still held.
+                        # order, or tantivy's ranking and the page's stored documents and
+                        # rows (the snippets are then made here, after the counts: tantivy
+                        # holds the GIL for them, Python work in both threads would only take
+                        # turns). Only the worker touches the database meanwhile; the lock is
+                        # still held.
                         mask, known = found.mask, found.size
                         pending: Future[tuple[int, Any]]
                         if words is None:
                             pending = self._worker().submit(paged)
-                        elif ranking is not None and found.ranked_matches > 0:
-                            share = known / found.ranked_matches
-                            pending = self._worker().submit(
-                                self._ranked_within,
-                                searcher,
-                                (ranking, selected),
-                                (mask, share),
-                                page,
-                                size,
-                                total=known,
-                            )
                         else:
-                            pending = self._worker().submit(
-                                self._ranked, searcher, selected, page, size, total=known
-                            )
+                            rank: Callable[[], tuple[int, list[tuple[float, Any]]]]
+                            if ranking is not None and found.ranked_matches > 0:
+                                rank = partial(
+                                    self._ranked_within,
+                                    searcher,
+                                    (ranking, selected),
+                                    (mask, known / found.ranked_matches),
+                                    page,
+                                    size,
+                                    total=known,
+                                )
+                            else:
+                                rank = partial(
+                                    self._ranked, searcher, selected, page, size, total=known
+                                )
+
+                            def ranked_and_fetched() -> tuple[int, _Fetched]:
+                                counted, ranked = rank()
+                                return counted, self._fetched(searcher, ranked)
+
+                            pending = self._worker().submit(ranked_and_fetched)
                         try:
                             sets = self._match_sets()
                             counted = (
@@ -1158,7 +1168,7 @@ class SearchIndex:
         highlighted. A ``total`` already known (from the entry sets) spares tantivy counting
         every match: it then only ranks."""
         counted, ranked = self._ranked(searcher, selected, page, size, total=total)
-        return counted, self._hits(searcher, ranked, words)
+        return counted, self._hits(searcher, self._fetched(searcher, ranked), words)
 
     @staticmethod
     def _ranked(
@@ -1225,13 +1235,12 @@ class SearchIndex:
             fetch *= 4
         return SearchIndex._ranked(searcher, narrowed, page, size, total=total)
 
-    def _hits(
-        self,
-        searcher: tantivy.Searcher,
-        ranked: Sequence[tuple[float, tantivy.DocAddress]],
-        words: tantivy.Query,
-    ) -> list[Hit]:
-        """The hits of ``ranked`` (:meth:`_ranked`) with the words of ``words`` highlighted."""
+    def _fetched(
+        self, searcher: tantivy.Searcher, ranked: Sequence[tuple[float, tantivy.DocAddress]]
+    ) -> _Fetched:
+        """The stored documents of ``ranked`` (:meth:`_ranked`) and their entries' rows: what
+        lets go of the GIL of making the hits (tantivy reads its store, SQLite its pages),
+        done in the ranking's worker while the facets are counted."""
         documents = [(score, searcher.doc(address)) for score, address in ranked]
         ids = [int(document["id"][0]) for _, document in documents]
         marks = ",".join("?" * len(ids))
@@ -1243,6 +1252,14 @@ class SearchIndex:
                 ids,
             )
         }
+        return _Fetched(documents, ids, rows)
+
+    def _hits(
+        self, searcher: tantivy.Searcher, fetched: _Fetched, words: tantivy.Query
+    ) -> list[Hit]:
+        """The hits of ``fetched`` (:meth:`_fetched`) with the words of ``words``
+        highlighted."""
+        documents, ids, rows = fetched
         schema = self._text.schema
         titles = tantivy.SnippetGenerator.create(searcher, words, schema, "title")
         titles.set_max_num_chars(100_000)
@@ -1373,6 +1390,14 @@ class SearchIndex:
 
 
 _SNIPPET_CHARS = 200
+
+
+class _Fetched(NamedTuple):
+    """A page's stored documents with their scores, entry ids, and entries' rows (by id)."""
+
+    documents: list[tuple[float, tantivy.Document]]
+    ids: list[int]
+    rows: dict[int, tuple[Any, ...]]
 
 
 def _count(found: tantivy.SearchResult) -> int:
