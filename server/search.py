@@ -392,7 +392,9 @@ def search_page() -> Response:
         for name, keys in selection.facets.items()
         for key in keys
     ]
-    page = render_template(
+    years = selection.from_year is not None or selection.to_year is not None
+    json_link = page_url(request.script_root + "/search.json", {})
+    page = render_template(  # the links a page may not show are made only when it does
         "search.html",
         nav="search",
         result=result,
@@ -402,19 +404,20 @@ def search_page() -> Response:
         chosen_filters=chosen_filters,
         href=lambda iri: local_path(iri, base),
         page_link=lambda n: page_url(path, {"page": n}),
-        json_url=page_url(request.script_root + "/search.json", {}),
+        json_url=json_link,
         values_url=page_url(request.script_root + "/search.json", {"format": "sparql-values"}),
-        clear_years_url=page_url(path, {}, drop=("from", "to", "page")),
-        suggestion_url=page_url(path, {"q": result.suggestion}, drop=("page",)),
+        clear_years_url=page_url(path, {}, drop=("from", "to", "page")) if years else None,
+        suggestion_url=(
+            page_url(path, {"q": result.suggestion}, drop=("page",)) if result.suggestion else None
+        ),
         unfiltered_url=(
             page_url(path, {}, drop=(*FACETS, "from", "to", "page"))
-            if selection.facets or selection.from_year or selection.to_year
+            if selection.facets or years
             else None
         ),
     )
     response = Response(page, mimetype="text/html")
     response.headers["Content-Security-Policy"] = _CSP
-    json_link = page_url(request.script_root + "/search.json", {})
     response.headers["Link"] = f'<{json_link}>; rel="alternate"; type="application/json"'
     response.vary.add("Accept")
     return response
