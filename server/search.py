@@ -17,6 +17,7 @@ fingerprint changed behind its back (checked at most every ``SEARCH_CHECK_SECOND
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
 import re
@@ -276,6 +277,17 @@ _UNQUOTED = re.compile(r"[A-Za-z0-9_.~-]*")
 """What ``quote_plus`` writes as it is (a facet value's key mostly is)."""
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _quoted(key: str) -> str:
+    """A facet value's key as ``quote_plus`` writes it (the same values come back on page
+    after page: each is quoted once)."""
+    return key if _UNQUOTED.fullmatch(key) else quote_plus(key)
+
+
+_label_html = functools.lru_cache(maxsize=1 << 16)(html.escape)
+"""A facet value's label escaped for HTML, each once (as :func:`_quoted`)."""
+
+
 def facet_urls(
     path: str,
     name: str,
@@ -309,7 +321,7 @@ def facet_urls(
             kept = urlencode([*others, *((name, k) for k in chosen if k != key)])
             urls.append(write(f"{path}?{kept}" if kept else path))
         else:  # what quote_plus writes holds nothing HTML escapes
-            urls.append(start + (key if _UNQUOTED.fullmatch(key) else quote_plus(key)))
+            urls.append(start + _quoted(key))
     return urls
 
 
@@ -330,7 +342,7 @@ def facet_items(values: Sequence[FacetValue], hrefs: Sequence[str]) -> Markup:
         else:
             parts.append(f'<li><a href="{href}">')
         parts.append(
-            f'<span class="facet-label">{html.escape(value.label)}</span> '
+            f'<span class="facet-label">{_label_html(value.label)}</span> '
             f'<span class="facet-count">{value.count}</span></a></li>\n'
         )
     return Markup("".join(parts))
