@@ -1563,14 +1563,7 @@ def result_json(
             }
             for hit in result.hits
         ],
-        "facets": {
-            name: [
-                {"key": v.key, "iri": v.iri, "label": v.label, "count": v.count}
-                | ({"selected": True} if v.selected else {})
-                for v in values
-            ]
-            for name, values in result.facets.items()
-        },
+        "facets": {name: _values_json(values) for name, values in result.facets.items()},
         "years": None if result.years is None else {"min": result.years[0], "max": result.years[1]},
         "notices": list(result.notices),
         "suggestion": result.suggestion,
@@ -1583,6 +1576,17 @@ def result_json(
             links["next"] = link(result.page + 1)
         document["links"] = links
     return document
+
+
+def _values_json(values: Iterable[FacetValue]) -> list[dict[str, Any]]:
+    """A facet's values as ``result_json`` lists them."""
+    listed = []
+    for value in values:
+        item = {"key": value.key, "iri": value.iri, "label": value.label, "count": value.count}
+        if value.selected:
+            item["selected"] = True
+        listed.append(item)
+    return listed
 
 
 def dumps(document: Mapping[str, Any]) -> str:

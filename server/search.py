@@ -24,7 +24,7 @@ import re
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
@@ -273,6 +273,14 @@ def page_url(path: str, changes: dict[str, Any], *, drop: tuple[str, ...] = ()) 
     return path + ("?" + urlencode(pairs) if pairs else "")
 
 
+def page_links(path: str) -> Callable[[int], str]:
+    """Return what gives the URL of page ``n`` of the current search: :func:`page_url` with
+    ``{"page": n}``, the other parameters encoded once for every page linked to."""
+    others = page_url(path, {}, drop=("page",))
+    start = others + ("&page=" if "?" in others else "?page=")
+    return lambda n: start + str(n)
+
+
 _UNQUOTED = re.compile(r"[A-Za-z0-9_.~-]*")
 """What ``quote_plus`` writes as it is (a facet value's key mostly is)."""
 
@@ -350,7 +358,7 @@ def facet_items(values: Sequence[FacetValue], hrefs: Sequence[str]) -> Markup:
 
 def _json(result: SearchResult) -> Response:
     path = request.script_root + "/search.json"
-    document = result_json(result, link=lambda n: page_url(path, {"page": n}))
+    document = result_json(result, link=page_links(path))
     base = cokg_state().base_iri
     for hit in document["hits"]:
         hit["href"] = local_path(hit["iri"], base)
@@ -415,7 +423,7 @@ def search_page() -> Response:
         facet_lists=facet_lists,
         chosen_filters=chosen_filters,
         href=lambda iri: local_path(iri, base),
-        page_link=lambda n: page_url(path, {"page": n}),
+        page_link=page_links(path),
         json_url=json_link,
         values_url=page_url(request.script_root + "/search.json", {"format": "sparql-values"}),
         clear_years_url=page_url(path, {}, drop=("from", "to", "page")) if years else None,
