@@ -39,6 +39,7 @@ from cokg.search import (
     FACETS,
     MAX_PAGE_SIZE,
     FacetValue,
+    Hit,
     SearchError,
     SearchIndex,
     SearchResult,
@@ -356,6 +357,21 @@ def facet_items(values: Sequence[FacetValue], hrefs: Sequence[str]) -> Markup:
     return Markup("".join(parts))
 
 
+def hit_items(hits: Sequence[Hit], base: str) -> Markup:
+    """Return the ``<li>`` of each of ``hits``, its title linked to this server's page of the
+    entry, as HTML (written here, as :func:`facet_items`: about 0.2 ms of Jinja for ten)."""
+    parts = []
+    for hit in hits:
+        period = f'<p class="hit-period">{html.escape(hit.period)}</p>\n' if hit.period else ""
+        parts.append(
+            '<li class="hit">\n'
+            f'<h2 class="hit-title"><a href="{html.escape(local_path(hit.iri, base))}">'
+            f"{hit.title_html}</a></h2>\n{period}"
+            f'<p class="hit-snippet">{hit.snippet_html}</p>\n</li>\n'
+        )
+    return Markup("".join(parts))
+
+
 def _json(result: SearchResult) -> Response:
     path = request.script_root + "/search.json"
     document = result_json(result, link=page_links(path))
@@ -422,7 +438,7 @@ def search_page() -> Response:
         facets=FACETS,
         facet_lists=facet_lists,
         chosen_filters=chosen_filters,
-        href=lambda iri: local_path(iri, base),
+        hit_items=hit_items(result.hits, base),
         page_link=page_links(path),
         json_url=json_link,
         values_url=page_url(request.script_root + "/search.json", {"format": "sparql-values"}),

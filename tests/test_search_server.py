@@ -11,9 +11,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from cokg.load import open_knowledge_base
-from cokg.search import FacetValue
+from cokg.search import FacetValue, Hit
 from cokg.server import create_app
-from cokg.server.search import facet_items, facet_urls
+from cokg.server.search import facet_items, facet_urls, hit_items
 from tests.test_search import BAD_INPUTS, KB, MINI_PUBLIC, NEW, NEW_GRAPH, PB, WELSH, entry_turtle
 
 TOKEN = "search-token"
@@ -143,6 +143,31 @@ def facet_hrefs(page: str, facet: str) -> dict[str, tuple[str, bool]]:
         label = item.split('class="facet-label">', 1)[1].split("<", 1)[0]
         found[label] = (html.unescape(link), 'aria-current="true"' in item)
     return found
+
+
+def test_hits_are_written_as_text_with_their_matches_marked(app: Flask) -> None:
+    hits = [
+        Hit(
+            KB + 'id/project/a"b',
+            "",
+            1.0,
+            '<img src=x onerror="alert(1)"> \x02jury\x03',
+            "Tom & \x02Jerry\x03's <b>",
+            "<i>2018</i>",
+            2018,
+            2018,
+        ),
+        Hit("https://elsewhere.example/x?a=1&b=2", "", None, "Other", "", None, None, None),
+    ]
+    with app.test_request_context("/search"):
+        written = str(hit_items(hits, KB))
+    assert "<img" not in written and "<b>" not in written and "<i>" not in written
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt; <mark>jury</mark>" in written
+    assert "Tom &amp; <mark>Jerry</mark>&#x27;s &lt;b&gt;" in written
+    assert '<p class="hit-period">&lt;i&gt;2018&lt;/i&gt;</p>' in written
+    assert 'href="/id/project/a&quot;b"' in written  # this server's page, the quote escaped
+    assert 'href="https://elsewhere.example/x?a=1&amp;b=2"' in written  # not under the base
+    assert written.count('<li class="hit">') == 2 and written.count("hit-period") == 1
 
 
 def test_facet_values_are_written_as_text(app: Flask) -> None:
