@@ -29,6 +29,7 @@ ids and facet value ids so that the sets load without reading the store or the t
 from __future__ import annotations
 
 import bisect
+import itertools
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple, cast
@@ -158,16 +159,40 @@ class _BitRows:
                 row[word] |= np.uint64(1 << bit)
 
 
+class _Tier(NamedTuple):
+    """Some of a facet's values as rows of a sparse matrix of values by entries."""
+
+    matrix: scipy.sparse.csr_array
+    """Row i: the entries of value ``ids[i]`` (sorted, each once), as ones."""
+    ids: npt.NDArray[np.intp]
+    longest: int
+    """The most entries a value of the tier has: the most any can count."""
+    before: npt.NDArray[np.intp]
+    """The facet's values counted before this tier: its bit rows' and the earlier tiers'."""
+
+
+TIERS = 4
+"""The parts into which each facet's rarer values are cut for counting, by their number of
+entries (each part about the same number of pairs)."""
+PRUNE_SHARE = 0.2
+"""The share of the entries a selection must hold for its counts to skip the values that
+cannot reach a facet's list (:meth:`_Counter.count`); below it, few can be skipped and looking
+costs more than it saves."""
+
+
 class _Counter:
     """The (value, entry) pairs arranged to count a selection: the values of many entries as
-    bit rows (AND, popcount), the others as a sparse matrix of values by entries (one
-    product with the selection: scipy's compiled loop over the pairs).
+    bit rows (AND, popcount), the others as sparse matrices of values by entries (products
+    with the selection: scipy's compiled loop over the pairs).
 
     A value of at least one entry in 64 costs less as a row of bits (one bit per entry) than
     as its pairs; the approach and document type values, and the common keywords, are such.
+    The others are kept by facet (``facet_of``: each value id's place in the facets, -1 for
+    none), the values of most entries first, in :data:`TIERS` matrices: a tier whose values
+    cannot reach the facet's list need not be counted.
     """
 
-    def __init__(self, pairs: _Pairs, entries: int) -> None:
+    def __init__(self, pairs: _Pairs, entries: int, facet_of: npt.NDArray[np.intp]) -> None:
         self.words = -(-entries // 64)
         per_key = np.diff(pairs.bounds)
         dense = per_key >= max(64, entries // 64)
@@ -180,37 +205,82 @@ class _Counter:
         keys, columns = pairs.keys[sparse], pairs.entries[sparse]
         size = int(keys[-1]) + 1 if len(keys) else 0
         bounds = np.searchsorted(keys, np.arange(size + 1))
-        self.present = np.flatnonzero(np.diff(bounds)).astype(np.intp)
+        present = np.flatnonzero(np.diff(bounds)).astype(np.intp)
+        lengths = np.diff(bounds)[present]
         self.columns = max(entries, int(columns.max()) + 1 if len(columns) else 0)
         # A row's count is at most its length: 16-bit sums when every row is shorter than
         # 2**15 (the rows are the values of fewer than max(64, entries // 64) entries), half
         # the memory a product reads.
-        longest = int(np.diff(bounds).max()) if len(keys) else 0
+        longest = int(lengths.max()) if len(lengths) else 0
         self.dtype: type[np.signedinteger[Any]] = np.int16 if longest < 2**15 else np.int32
-        # Row i: the entries of value present[i] (sorted, each once), as ones.
-        self.matrix = scipy.sparse.csr_array(
-            (
-                np.ones(len(columns), dtype=self.dtype),
-                columns.astype(np.int32),
-                np.append(bounds[self.present], len(columns)).astype(np.int32),
-            ),
-            shape=(len(self.present), self.columns),
-        )
+        facets = np.full(len(present), -1, dtype=np.intp)
+        known = present < len(facet_of)
+        facets[known] = facet_of[present[known]]
+        dense_facets = np.full(len(self.dense_keys), -1, dtype=np.intp)
+        known = self.dense_keys < len(facet_of)
+        dense_facets[known] = facet_of[self.dense_keys[known]]
+        self.tiers: dict[int, list[_Tier]] = {}
+        for facet in np.unique(facets).tolist():
+            rows = np.flatnonzero(facets == facet)
+            rows = rows[np.argsort(-lengths[rows], kind="stable")]  # most entries first
+            held = np.cumsum(lengths[rows])
+            cuts = {0, len(rows)} | {
+                int(np.searchsorted(held, held[-1] * part / TIERS)) + 1 for part in range(1, TIERS)
+            }
+            before = self.dense_keys[dense_facets == facet]
+            tiers = []
+            for first, last in itertools.pairwise(sorted(cut for cut in cuts if cut <= len(rows))):
+                chosen = present[rows[first:last]]
+                starts, ends = bounds[chosen], bounds[chosen + 1]
+                pieces = [columns[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+                indices = np.concatenate(pieces).astype(np.int32)
+                matrix = scipy.sparse.csr_array(
+                    (
+                        np.ones(len(indices), dtype=self.dtype),
+                        indices,
+                        np.concatenate(([0], np.cumsum(ends - starts))).astype(np.int32),
+                    ),
+                    shape=(len(chosen), self.columns),
+                )
+                tiers.append(_Tier(matrix, chosen, int(lengths[rows[first]]), before))
+                before = np.concatenate([before, chosen])
+            self.tiers[int(facet)] = tiers
 
-    def count(self, mask: Mask, counts: npt.NDArray[np.int32], bits: Bits | None = None) -> None:
+    def count(
+        self,
+        mask: Mask,
+        counts: npt.NDArray[np.int32],
+        bits: Bits | None = None,
+        *,
+        shown: int | None = None,
+    ) -> None:
         """Add to ``counts`` (by value id) how many entries of ``mask`` have each value
-        (``bits``: the same entries as bits, when at hand)."""
+        (``bits``: the same entries as bits, when at hand).
+
+        With ``shown``, a facet's values that cannot be among its ``shown`` most frequent are
+        left uncounted (at 0, or at what ``counts`` held): once the ``shown``-th count of its
+        values counted so far is above the most entries any value of the next tier has, that
+        tier and those after it are skipped (their values count less than ``shown`` others).
+        """
         if len(self.dense_keys):
             if bits is None or len(bits) != self.words:
                 bits = packed(mask, self.words)
             ones = np.bitwise_count(self.rows & bits).sum(axis=1, dtype=np.int32)
             counts[self.dense_keys] += ones
-        if len(self.present):
-            selected = np.zeros(self.columns, dtype=self.dtype)
-            kept = min(len(mask), self.columns)
-            selected[:kept] = mask[:kept]
-            product = self.matrix @ selected  # a vector (the stubs type it as maybe a matrix)
-            counts[self.present] += cast("npt.NDArray[np.int32]", product)
+        if not self.tiers:
+            return
+        selected = np.zeros(self.columns, dtype=self.dtype)
+        kept = min(len(mask), self.columns)
+        selected[:kept] = mask[:kept]
+        for facet, tiers in self.tiers.items():
+            for tier in tiers:
+                if shown is not None and facet >= 0 and len(tier.before) >= shown:
+                    so_far = counts[tier.before]
+                    least = -np.partition(-so_far, shown - 1)[shown - 1]
+                    if tier.longest < least:
+                        break  # no value of this tier or after it can reach the list
+                product = tier.matrix @ selected  # a vector (the stubs type it as maybe a matrix)
+                counts[tier.ids] += cast("npt.NDArray[np.int32]", product)
 
 
 class Selected(NamedTuple):
@@ -548,9 +618,16 @@ class MatchSets:
         (:attr:`Selected.bits`)."""
         pairs = self._value_pairs
         if self._counter is None:
-            self._counter = _Counter(pairs, len(self._alive))
+            facet_of = np.full(max(pairs.size, self._value_size), -1, dtype=np.intp)
+            for value_id, value in self.values.items():
+                facet_of[value_id] = value.facet
+            self._counter = _Counter(pairs, len(self._alive), facet_of)
         counts = np.zeros(max(pairs.size, self._value_size), dtype=np.int32)
-        self._counter.count(mask, counts, bits)
+        # The values that cannot reach a list are skipped only for a broad selection, and
+        # while no pairs were added since the matrices were made (those the skip cannot see).
+        broad = np.count_nonzero(mask) >= PRUNE_SHARE * np.count_nonzero(self._alive)
+        skip = shown if shown is not None and broad and not pairs.added else None
+        self._counter.count(mask, counts, bits, shown=skip)
         if pairs.added:
             keys, entries = pairs.added_pairs()
             np.add.at(counts, keys[mask[entries]], 1)

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 import cokg.search
+import cokg.search_sets
 from cokg.load import load_files
 from cokg.search import SearchIndex, Selection, parse_query
 from cokg.search_text import combine
@@ -106,3 +107,19 @@ def test_a_texts_query_scores_as_its_ranking_query(synthetic: SearchIndex) -> No
 def test_a_page_past_the_selection_is_empty(synthetic: SearchIndex) -> None:
     result = synthetic.search("participatory budgeting", Selection(from_year=2019), page=500)
     assert result.total > 0 and result.hits == []
+
+
+def test_facet_lists_skipping_rare_values_equal_lists_counting_all(
+    synthetic: SearchIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def lists(share: float) -> list[object]:
+        monkeypatch.setattr(cokg.search_sets, "PRUNE_SHARE", share)
+        synthetic._match_sets()._counter = None
+        return [
+            {name: [(v.key, v.count) for v in values] for name, values in result.facets.items()}
+            for text in ["", *TEXTS]
+            for selection in selections(synthetic)
+            for result in [synthetic.search(text, selection)]
+        ]
+
+    assert lists(0.0) == lists(2.0)  # always skipping what cannot reach a list; never

@@ -460,3 +460,73 @@ def test_selections_made_of_bit_rows_equal_the_entries_one_by_one(
     for entry in range(1200, 1500):  # past them: the arrays and the rows grow
         add(entry)
     check()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_lists_skipping_values_that_cannot_reach_them_equal_lists_counting_all(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a broad selection's counts skip the tiers of values with too few entries to reach a
+    # facet's list; the lists (values, counts, order) are those of counting every value
+    rng = random.Random(seed)
+    values = {n: Value(n % 2, f"k{n}", f"http://example.org/k{n}", f"K{n % 7}") for n in range(400)}
+    sets = MatchSets.empty(["keyword", "person"])
+    weights = [rng.paretovariate(1.2) for _ in values]
+    for entry in range(3000):
+        keys = set(rng.choices(range(400), weights=weights, k=rng.randint(1, 6)))
+        sets.add(entry, {}, [], sorted(keys), values, (2000, 2001))
+    sets = MatchSets(  # the pairs merged, as read from the file: the tiers are made
+        ["keyword", "person"],
+        {},
+        (),
+        sets._term_pairs.merged(),
+        sets._value_pairs.merged(),
+        values,
+        {entry: (2000, 2001) for entry in range(3000)},
+    )
+
+    def lists(mask: np.ndarray, share: float, shown: int) -> list[tuple[str, int, int]]:
+        monkeypatch.setattr(cokg.search_sets, "PRUNE_SHARE", share)
+        sets._counter = None
+        return sets.counts(mask, 4 * shown, shown=shown)
+
+    skipped = 0
+    for _ in range(30):
+        mask = np.array([rng.random() < rng.choice([0.3, 0.6, 0.95]) for _ in range(3000)])
+        shown = rng.choice([1, 3, 10, 50])
+        everything = lists(mask, 2.0, shown)  # a share no selection reaches: all counted
+        assert lists(mask, 0.0, shown) == everything
+        counter = sets._counter
+        assert counter is not None
+        every, some = np.zeros(400, dtype=np.int32), np.zeros(400, dtype=np.int32)
+        counter.count(mask, every)
+        counter.count(mask, some, shown=shown)
+        skipped += int(np.count_nonzero(some != every))
+    assert skipped  # some values were left uncounted
+
+
+def test_a_value_that_ties_at_a_lists_last_place_is_counted_not_skipped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # six rare values of 40, 30 and 4 × 20 entries, in tiers [40] [30, 20] [20, 20] [20]: the
+    # third place is a tie at 20, which the label decides ("A" first): the tier holding "A"
+    # may hold as many entries as the third place and must be counted
+    monkeypatch.setattr(cokg.search_sets, "PRUNE_SHARE", 0.0)
+    sizes, labels = [40, 30, 20, 20, 20, 20], ["E", "D", "C", "A", "B", "F"]
+    values = {n: Value(0, f"k{n}", f"http://example.org/k{n}", labels[n]) for n in range(6)}
+    keys, entries = [], []
+    for value, size in enumerate(sizes):
+        keys += [value] * size
+        entries += range(size)
+    pairs = cokg.search_sets._Pairs(np.array(keys, np.int32), np.array(entries, np.int32))
+    nothing = cokg.search_sets._Pairs(np.empty(0, np.int32), np.empty(0, np.int32))
+    years = {entry: (2000, 2001) for entry in range(3000)}  # 3 000 entries: 20 is rare
+    sets = MatchSets(["keyword"], {}, (), nothing, pairs, values, years)
+    everyone = np.ones(3000, dtype=np.bool_)
+    assert sets.counts(everyone, 12, shown=3) == [
+        ("keyword", 0, 40),
+        ("keyword", 1, 30),
+        ("keyword", 3, 20),
+    ]
+    counter = sets._counter
+    assert counter is not None and [len(t.ids) for t in counter.tiers[0]] == [1, 2, 2, 1]
