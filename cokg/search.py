@@ -953,10 +953,10 @@ class SearchIndex:
             filters, chosen = self._selection(selection)
             searcher = self._text.searcher()
             try:
-                values: Mapping[int, Value] | None = None
                 if text_query is None and not filters:  # everything: the search page's landing
                     total, counted, years = self._everything(searcher)
                     hits = self._title_page("1", [], page, size)
+                    counts = self._facet_counts(counted, selection) if facets else {}
                 else:
                     selected = combine(text_query, filters)
                     found = None
@@ -1020,7 +1020,14 @@ class SearchIndex:
                                 if facets
                                 else []
                             )
-                            years, values = sets.years(mask), sets.values
+                            years = sets.years(mask)
+                            # the lists' values (labels from the sets: no database) while
+                            # the worker may still rank, as it does for a broad text
+                            counts = (
+                                self._facet_counts(counted, selection, sets.values)
+                                if facets
+                                else {}
+                            )
                         finally:  # the worker is done with the database before the lock goes
                             wait([pending])
                         total, done = pending.result()
@@ -1033,7 +1040,7 @@ class SearchIndex:
                         counted, years = self._aggregate(
                             searcher, selected, facets=facets, total=total
                         )
-                counts = self._facet_counts(counted, selection, values) if facets else {}
+                        counts = self._facet_counts(counted, selection) if facets else {}
             except ValueError as e:  # never expected: queries are built, not parsed
                 raise SearchError(f"the search could not be run: {e}") from e
             suggestion = None
