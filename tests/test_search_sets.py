@@ -475,7 +475,7 @@ def test_lists_skipping_values_that_cannot_reach_them_equal_lists_counting_all(
     for entry in range(3000):
         keys = set(rng.choices(range(400), weights=weights, k=rng.randint(1, 6)))
         sets.add(entry, {}, [], sorted(keys), values, (2000, 2001))
-    sets = MatchSets(  # the pairs merged, as read from the file: the tiers are made
+    sets = MatchSets(  # the pairs merged, as read from the file (nothing added since)
         ["keyword", "person"],
         {},
         (),
@@ -530,3 +530,27 @@ def test_a_value_that_ties_at_a_lists_last_place_is_counted_not_skipped(
     ]
     counter = sets._counter
     assert counter is not None and [len(t.ids) for t in counter.tiers[0]] == [1, 2, 2, 1]
+
+
+def test_values_with_pairs_added_since_the_tiers_were_made_are_never_skipped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # tiers [40] [30] [20] [10]: with one value shown, the tiers after the first are skipped;
+    # 35 entries added since with the last value make it the first, and must be seen
+    monkeypatch.setattr(cokg.search_sets, "PRUNE_SHARE", 0.0)
+    values = {n: Value(0, f"k{n}", f"http://example.org/k{n}", f"K{n}") for n in range(4)}
+    keys, entries = [], []
+    for value, size in enumerate([40, 30, 20, 10]):
+        keys += [value] * size
+        entries += range(size)
+    pairs = cokg.search_sets._Pairs(np.array(keys, np.int32), np.array(entries, np.int32))
+    nothing = cokg.search_sets._Pairs(np.empty(0, np.int32), np.empty(0, np.int32))
+    years = {entry: (2000, 2001) for entry in range(3000)}
+    sets = MatchSets(["keyword"], {}, (), nothing, pairs, values, years)
+    assert sets.counts(np.ones(3000, dtype=np.bool_), 4, shown=1) == [("keyword", 0, 40)]
+    counter = sets._counter
+    assert counter is not None and [len(t.ids) for t in counter.tiers[0]] == [1, 1, 1, 1]
+    for entry in range(3000, 3035):
+        sets.add(entry, {}, [], [3], values, (2000, 2001))
+    everyone = np.ones(len(sets._alive), dtype=np.bool_)
+    assert sets.counts(everyone, 4, shown=1) == [("keyword", 3, 45)]
