@@ -213,6 +213,15 @@ class _Counter:
         # the memory a product reads.
         longest = int(lengths.max()) if len(lengths) else 0
         self.dtype: type[np.signedinteger[Any]] = np.int16 if longest < 2**15 else np.int32
+        # Row i: the entries of value present[i] (sorted, each once), as ones.
+        matrix = scipy.sparse.csr_array(
+            (
+                np.ones(len(columns), dtype=self.dtype),
+                columns.astype(np.int32),
+                np.append(bounds[present], len(columns)).astype(np.int32),
+            ),
+            shape=(len(present), self.columns),
+        )
         facets = np.full(len(present), -1, dtype=np.intp)
         known = present < len(facet_of)
         facets[known] = facet_of[present[known]]
@@ -230,20 +239,10 @@ class _Counter:
             before = self.dense_keys[dense_facets == facet]
             tiers = []
             for first, last in itertools.pairwise(sorted(cut for cut in cuts if cut <= len(rows))):
-                chosen = present[rows[first:last]]
-                starts, ends = bounds[chosen], bounds[chosen + 1]
-                pieces = [columns[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
-                indices = np.concatenate(pieces).astype(np.int32)
-                matrix = scipy.sparse.csr_array(
-                    (
-                        np.ones(len(indices), dtype=self.dtype),
-                        indices,
-                        np.concatenate(([0], np.cumsum(ends - starts))).astype(np.int32),
-                    ),
-                    shape=(len(chosen), self.columns),
-                )
-                tiers.append(_Tier(matrix, chosen, int(lengths[rows[first]]), before))
-                before = np.concatenate([before, chosen])
+                chosen = rows[first:last]
+                tier = _Tier(matrix[chosen], present[chosen], int(lengths[chosen[0]]), before)
+                tiers.append(tier)
+                before = np.concatenate([before, tier.ids])
             self.tiers[int(facet)] = tiers
 
     def count(
@@ -502,7 +501,8 @@ class MatchSets:
         from_year: int | None,
         to_year: int | None,
     ) -> Selected | None:
-        """Return :meth:`select`'s mask with how many entries match the text alone.
+        """Return :meth:`select`'s mask, with how many entries it holds and how many hold any
+        word of the text (:attr:`Selected.ranked_matches`).
 
         Selected as bits (:class:`_BitRows`, or the entries of a rare key set in a row; the
         years from :class:`_YearRows`, or compared entry by entry past too many distinct

@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -96,10 +97,15 @@ def test_healthz_counts_again_only_when_the_store_files_changed(
 
 
 class SlowStore(OxigraphStore):
-    """A store whose count takes a twentieth of a second, as a large one takes seconds."""
+    """A store whose count takes a twentieth of a second of ``clock``, as a large one takes
+    seconds."""
+
+    def __init__(self, clock: list[float]) -> None:
+        super().__init__()
+        self.clock = clock
 
     def count(self, graph: str | None = None) -> int:
-        time.sleep(0.05)
+        self.clock[0] += 0.05
         return super().count(graph)
 
 
@@ -108,7 +114,9 @@ def test_a_slow_fingerprint_reading_is_kept_for_fifty_times_its_duration(
 ) -> None:
     # the timed checks of a store that takes seconds to read take at most a fiftieth of its
     # time; a check after a write (max_age 0) still reads it
-    store = SlowStore()
+    clock = [1000.0]
+    monkeypatch.setattr(cokg.store, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    store = SlowStore(clock)
     first = store_fingerprint(store, max_age=0.001)
     store.update('INSERT DATA { GRAPH <http://g> { <http://s> <http://p> "o" } }')
     assert store_fingerprint(store, max_age=0.001) == first  # kept: 50 × 0.05 s
