@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from pyoxigraph import QuerySolutions
 
+import cokg.search
 from cokg.formats import TURTLE
 from cokg.load import open_knowledge_base
 from cokg.namespaces import PREFIXES
@@ -285,6 +286,29 @@ def test_a_written_entry_is_found_and_a_deleted_one_is_not(
     index.apply_write(store, [NEW_GRAPH])
     assert index.search("renamed").total == 0 and index.search("").total == 6
     assert index.fingerprint is not None and not index.ensure_current(store)
+
+
+def test_a_text_searched_before_a_write_finds_what_the_write_added(
+    writable: tuple[OxigraphStore, SearchIndex],
+) -> None:
+    # a text's queries are kept between searches; the compounds it may stand for ("zigzag"
+    # for "zig-zag") are the index's, and change with it
+    store, index = writable
+    assert index.search("zigzag").total == 0 and index.scores("zigzag") == {}
+    store.replace_graph(NEW_GRAPH, entry_turtle("Zig-zag Deliberation"), TURTLE)
+    index.apply_write(store, [NEW_GRAPH])
+    assert iris(index, "zigzag") == [NEW] and list(index.scores("zigzag")) == [NEW]
+    assert index.iris("zigzag") == [NEW]
+    store.delete_graph(NEW_GRAPH)
+    index.apply_write(store, [NEW_GRAPH])
+    assert index.search("zigzag").total == 0 and index.iris("zigzag") == []
+
+
+def test_the_texts_kept_are_few(index: SearchIndex, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cokg.search, "KEPT_TEXTS", 3)
+    answers = {text: iris(index, text) for text in ("budgeting", "jury", "wales", "health")}
+    assert len(index._texts) == 3
+    assert {text: iris(index, text) for text in answers} == answers  # kept or made again
 
 
 def test_a_change_to_a_shared_graph_updates_the_entries_that_link_to_it(

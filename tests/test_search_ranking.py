@@ -58,7 +58,9 @@ def selections(index: SearchIndex) -> list[Selection]:
 def tantivys(index: SearchIndex, text: str, selection: Selection, page: int) -> list[object]:
     """The page as tantivy ranks the text's query with the filters: IRIs and scores."""
     searcher = index._text.searcher()
-    text_query = index._text_query(parse_query(text))
+    groups = index._analysed(parse_query(text))
+    assert groups is not None
+    text_query = index._text.text_query(groups, index._recorded())  # made anew, not kept
     filters, _ = index._selection(selection)
     _, ranked = SearchIndex._ranked(searcher, combine(text_query, filters), page, 10)
     ids = [int(searcher.doc(address)["id"][0]) for _, address in ranked]
