@@ -875,10 +875,11 @@ class SearchIndex:
             self._texts.move_to_end(text)
             return compiled
         query = parse_query(text)
-        groups = self._analysed(query)
-        if groups is None:
+        analysed = self._analysed(query)
+        if analysed is None:
             compiled = _Compiled(query, None, None, None, None)
         else:
+            groups = tuple(analysed)  # kept: nothing can change it
             matching, ranking = self._text.queries(groups, self._recorded())
             compiled = _Compiled(query, groups, matching, ranking, self._text.text_query(groups))
         self._texts[text] = compiled
@@ -1424,7 +1425,7 @@ class _Compiled(NamedTuple):
     """A text as read (:func:`parse_query`), analysed and made into tantivy queries."""
 
     query: ParsedQuery
-    groups: list[Group] | None
+    groups: tuple[Group, ...] | None
     """The analysed groups (None: no text asked)."""
     matching: tantivy.Query | None
     """:meth:`TextIndex.text_query` with the recorded phrases: what the text matches."""
