@@ -120,6 +120,29 @@ def markdown_table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def cpu_ticks() -> list[int]:
+    """The machine's CPU time so far, in ticks, as ``/proc/stat``'s ``cpu`` line counts it
+    (user, nice, system, idle, iowait, irq, softirq, steal, …); empty where there is none."""
+    try:
+        line = Path("/proc/stat").read_text().splitlines()[0]
+    except OSError:
+        return []
+    return [int(n) for n in line.split()[1:]] if line.startswith("cpu ") else []
+
+
+def stolen(before: list[int], after: list[int]) -> float | None:
+    """The share of the CPU time between two :func:`cpu_ticks` readings that the hypervisor
+    gave to other machines (``steal``): what makes a virtual machine's timings noisy.
+
+    >>> stolen([0] * 8, [10, 0, 10, 70, 0, 0, 0, 10])
+    0.1
+    """
+    if len(before) < 8 or len(after) < 8:
+        return None
+    spent = [a - b for a, b in zip(after[:8], before[:8], strict=True)]
+    return spent[7] / sum(spent) if sum(spent) else None
+
+
 def machine() -> str:
     """Describe this machine: CPU model, cores, memory, OS, Python."""
     model = "unknown CPU"

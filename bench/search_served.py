@@ -55,7 +55,7 @@ from pathlib import Path
 from bench.client import Client, Request, Response
 from bench.data import DATA_DIR
 from bench.pages import BASE, HTML, html_check, start_cokg, start_oxigraph, titles
-from bench.report import machine, nearest_p95
+from bench.report import cpu_ticks, machine, nearest_p95, stolen
 from bench.search import TEXTS
 from bench.servers import cpu_seconds, stop_process
 from cokg.search import SearchIndex
@@ -194,6 +194,7 @@ def main(argv: list[str] | None = None) -> None:
             settled = wait_until_idle(cokg.pid, oxigraph.pid)
             print(f"the server was idle after {settled:.1f} s", file=sys.stderr)
             print(f"measuring {options.rounds} rounds…", file=sys.stderr)
+            ticks = cpu_ticks()
             pages = list(iris)
             turn = 0
             for round_number in range(options.rounds):
@@ -207,6 +208,7 @@ def main(argv: list[str] | None = None) -> None:
                     response = client.send(page(iri))
                     record(kinds[PAGE], response, page_check(iri, response))
                 print(f"  round {round_number + 1} done", file=sys.stderr)
+            steal = stolen(ticks, cpu_ticks())
             client.close()
         finally:
             for process in reversed(processes):
@@ -214,7 +216,7 @@ def main(argv: list[str] | None = None) -> None:
         rebuilt = "rebuilding it" in (logs / "cokg.log").read_text(errors="replace")
     if rebuilt:
         raise SystemExit("the server rebuilt its search index during the run: not a measurement")
-    report = render(kinds, keyword, settled, options, argv)
+    report = render(kinds, keyword, settled, options, argv, steal)
     print(report)
     if options.output:
         options.output.write_text(report, encoding="utf-8")
@@ -267,8 +269,10 @@ def render(
     settled: float,
     options: argparse.Namespace,
     argv: list[str] | None,
+    steal: float | None = None,
 ) -> str:
-    """Return the Markdown report of one run."""
+    """Return the Markdown report of one run (``steal``: the share of the machine's CPU time
+    the hypervisor gave to other machines during the rounds, :func:`bench.report.stolen`)."""
     page = kinds[PAGE]
     command = " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     lines = [
@@ -301,7 +305,14 @@ def render(
         f"Narrowed by keyword: `{keyword}` (the commonest). Every search together: median "
         f"{statistics.median(everything):.1f} ms, p95 {nearest_p95(everything):.1f} ms; "
         f"the slowest search's p95: {worst.p95():.1f} ms ({worst.name}); the page: median "
-        f"{page.median():.1f} ms, p95 {page.p95():.1f} ms.",
+        f"{page.median():.1f} ms, p95 {page.p95():.1f} ms (its p95 / median, the machine's "
+        f"spread: {page.p95() / page.median():.2f})"
+        + (
+            ""
+            if steal is None
+            else f"; CPU time taken by the hypervisor (steal) during the rounds: {steal:.1%}"
+        )
+        + ".",
         "",
     ]
     over = [k for k in searched if k.p95() > page.median()]  # unrounded, unlike the table

@@ -48,3 +48,4 @@ def test_search_beside_pages_runs_end_to_end_and_reports_every_kind(tmp_path: Pa
         cells = row.strip("| ").split(" | ")
         assert int(cells[1]) > 0 and cells[-1] == "0", row  # samples, no errors
     assert (tmp_path / "report.md").read_text(encoding="utf-8") in done.stdout
+    assert "the hypervisor (steal) during the rounds: " in done.stdout  # how noisy the run was
