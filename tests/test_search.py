@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pyoxigraph import QuerySolutions
 
 import cokg.search
@@ -25,6 +28,7 @@ from cokg.search import (
     parse_query,
     values_block,
 )
+from cokg.search_text import analyzer
 from cokg.store import OxigraphStore
 
 KB = "https://w3id.org/coprod/"
@@ -444,3 +448,40 @@ def test_cokg_search_prints_hits_json_and_values(tmp_path: Path) -> None:
     assert built.exit_code == 0 and "indexed 6 entries" in built.output
     again = runner.invoke(main, ["search", "participatory budgeting", "--index", str(path)])
     assert again.exit_code == 0 and PB in again.output
+
+
+# Words whose stems differ most from them: a stem without its last two letters must start the
+# word, or a snippet could be skipped for a description that holds the word (cokg.search._probes)
+HARD_WORDS = [
+    *("dying", "lying", "tying", "vying", "skies", "skis", "idly", "gently", "early", "only"),
+    *("possibility", "possibly", "hoping", "troubling", "conflating", "hopping", "happiness"),
+    *("organization", "generalizations", "relational", "conditional", "fluency", "analogy"),
+    *("agreedly", "news", "cried", "ties", "Citizens", "Juries", "co-production", "2020s"),
+]
+ENDINGS = [
+    *"abcdefghijklmnopqrstuvwxyz",
+    *("y", "ie", "ies", "ied", "ying", "ing", "ingly", "ed", "edly", "eed", "eedly", "ly"),
+    *("bli", "biliti", "ogi", "ational", "tional", "enci", "anci", "abli", "entli", "izer"),
+    *("ization", "ation", "ator", "alism", "aliti", "alli", "fulness", "ousli", "iveness"),
+    *("iviti", "fulli", "lessli", "alize", "icate", "iciti", "ical", "ness", "ative", "ement"),
+    *("sses", "ss", "us", "s", "at", "bl", "iz", "e", "ll"),
+]
+
+
+def assert_terms_start_their_words(text: str) -> None:
+    words = re.findall(r"[a-z0-9]+", text.lower())
+    terms = analyzer().analyze(text)
+    assert len(words) == len(terms)
+    for word, term in zip(words, terms, strict=True):
+        assert word.startswith(term[:-2]), (word, term)
+
+
+@pytest.mark.parametrize("word", HARD_WORDS)
+def test_a_term_less_its_last_two_letters_starts_its_word(word: str) -> None:
+    assert_terms_start_their_words(word)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(ENDINGS), min_size=1, max_size=6).map("".join))
+def test_any_word_of_english_endings_starts_with_its_term_less_two_letters(word: str) -> None:
+    assert_terms_start_their_words(word)

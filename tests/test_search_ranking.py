@@ -4,7 +4,8 @@ a synthetic knowledge base large enough for tantivy to skip blocks of postings."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
 
 import pytest
 
@@ -125,3 +126,35 @@ def test_facet_lists_skipping_rare_values_equal_lists_counting_all(
         ]
 
     assert lists(0.0) == lists(2.0)  # always skipping what cannot reach a list; never
+
+
+def test_snippets_are_tantivys_where_descriptions_are_skipped(
+    synthetic: SearchIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a description that cannot hold a word of the text is not handed to tantivy's snippets
+    # (cokg.search._probes): every hit's snippet is still the one tantivy makes of it
+    # the openings of 40 entries: the words the synthetic descriptions are made of
+    described = [hit.snippet_html for hit in synthetic.search("", size=40).hits]
+    words = sorted({w.lower() for text in described for w in re.findall(r"[A-Za-z]{3,}", text)})
+    texts = [*TEXTS, *words, *(f"{a} {b}" for a, b in zip(words, words[7:], strict=False))]
+    skipped = 0
+    may_hold = cokg.search._may_hold
+
+    def counted(text: str | None, probes: Sequence[str]) -> bool:
+        nonlocal skipped
+        held = may_hold(text, probes)
+        skipped += not held
+        return held
+
+    def snippets() -> dict[str, list[tuple[str, str]]]:
+        synthetic._texts.clear()  # the texts' probes made again
+        return {
+            text: [(hit.iri, hit.marked_snippet) for hit in synthetic.search(text, size=30).hits]
+            for text in texts
+        }
+
+    monkeypatch.setattr(cokg.search, "_may_hold", counted)
+    with_skips = snippets()
+    assert skipped > 1000  # most hits of most words have none of them in their descriptions
+    monkeypatch.setattr(cokg.search, "_probes", lambda groups: None)
+    assert snippets() == with_skips
