@@ -1300,7 +1300,8 @@ class SearchIndex:
         A description that cannot hold a word of the text (:func:`_may_hold`) is not handed to
         tantivy's snippets, which analyse all of it to find nothing (20–55 µs with warm caches
         for the bench's descriptions): its snippet is its opening, as tantivy's empty fragment
-        makes it. Two to seven of the ten hits of the bench's texts at 100 000 entries are such.
+        makes it. Of the ten hits of the bench's texts at 100 000 entries, one to seven have none
+        of the text's words in their descriptions.
         """
         documents, ids, rows = fetched
         schema = self._text.schema
