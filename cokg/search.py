@@ -1314,6 +1314,7 @@ class SearchIndex:
             if entry_id not in rows:  # pragma: no cover - the two halves are written together
                 continue
             iri, title, period, start, end = rows[entry_id]
+            description = document.get_first("description")
             hits.append(
                 Hit(
                     iri=iri,
@@ -1322,8 +1323,8 @@ class SearchIndex:
                     marked_title=_highlighted(titles, document, "title", whole=True) or title,
                     marked_snippet=(
                         _highlighted(snippets, document, "description", whole=False)
-                        if probes is None or _may_hold(document.get_first("description"), probes)
-                        else _opening(document.get_first("description"))
+                        if probes is None or _may_hold(description, probes)
+                        else _opening(description)
                     ),
                     period=period,
                     start_year=start,
