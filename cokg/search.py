@@ -1060,7 +1060,7 @@ class SearchIndex:
                             total, hits = paged()
                         else:
                             total, hits = self._ranked_page(
-                                searcher, selected, (words, probes), page, size
+                                searcher, selected, words, probes, page, size
                             )
                         counted, years = self._aggregate(
                             searcher, selected, facets=facets, total=total
@@ -1190,18 +1190,18 @@ class SearchIndex:
         self,
         searcher: tantivy.Searcher,
         selected: tantivy.Query,
-        text: tuple[tantivy.Query, tuple[str, ...] | None],
+        words: tantivy.Query,
+        probes: tuple[str, ...] | None,
         page: int,
         size: int,
         *,
         total: int | None = None,
     ) -> tuple[int, list[Hit]]:
-        """The selection's total and one page of it, best first, with the words of ``text``
-        (a text's ``words`` and ``probes``, :class:`_Compiled`) highlighted. A ``total``
-        already known (from the entry sets) spares tantivy counting every match: it then only
-        ranks."""
+        """The selection's total and one page of it, best first, with the words of ``words``
+        highlighted (:meth:`_hits`). A ``total`` already known (from the entry sets) spares
+        tantivy counting every match: it then only ranks."""
         counted, ranked = self._ranked(searcher, selected, page, size, total=total)
-        return counted, self._hits(searcher, self._fetched(searcher, ranked), *text)
+        return counted, self._hits(searcher, self._fetched(searcher, ranked), words, probes)
 
     @staticmethod
     def _ranked(

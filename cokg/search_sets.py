@@ -205,8 +205,9 @@ class _Counter:
         keys, columns = pairs.keys[sparse], pairs.entries[sparse]
         size = int(keys[-1]) + 1 if len(keys) else 0
         bounds = np.searchsorted(keys, np.arange(size + 1))
-        present = np.flatnonzero(np.diff(bounds)).astype(np.intp)
-        lengths = np.diff(bounds)[present]
+        per_row = np.diff(bounds)
+        present = np.flatnonzero(per_row).astype(np.intp)
+        lengths = per_row[present]
         self.columns = max(entries, int(columns.max()) + 1 if len(columns) else 0)
         # A row's count is at most its length: 16-bit sums when every row is shorter than
         # 2**15 (the rows are the values of fewer than max(64, entries // 64) entries), half
