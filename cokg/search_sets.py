@@ -171,13 +171,31 @@ class _Tier(NamedTuple):
     """The facet's values counted before this tier: its bit rows' and the earlier tiers'."""
 
 
+def _rows_of(matrix: scipy.sparse.csr_array, first: int, last: int) -> scipy.sparse.csr_array:
+    """Rows ``first`` to ``last`` (excluded) of ``matrix``, sharing its pairs' arrays.
+
+    A slice copies them, and so does the constructor, of a view into a much larger array
+    (scipy's ``_prune_array``): the views are set after it.
+    """
+    bounds = matrix.indptr[first : last + 1]
+    start, stop = int(bounds[0]), int(bounds[-1])
+    rows = scipy.sparse.csr_array(
+        (matrix.data[start:stop], matrix.indices[start:stop], bounds - start),
+        shape=(last - first, matrix.shape[1]),
+    )
+    rows.data, rows.indices = matrix.data[start:stop], matrix.indices[start:stop]
+    return rows
+
+
 TIERS = 4
 """The parts into which each facet's rarer values are cut for counting, by their number of
 entries (each part about the same number of pairs)."""
-PRUNE_SHARE = 0.2
+PRUNE_SHARE = 0.25
 """The share of the entries a selection must hold for its counts to skip the values that
-cannot reach a facet's list (:meth:`_Counter.count`); below it, few can be skipped and looking
-costs more than it saves."""
+cannot reach a facet's list (:meth:`_Counter.count`); below it, few can be skipped, and one
+product of all the tiers costs less than looking (at 100 000 entries with cold caches, one
+product took 1.3-1.4 ms at any share, the tiers with skips 1.4-1.8 ms below a fifth of the
+entries, 1.2-1.3 ms at 30-40 %, 0.8 ms at 90 %)."""
 
 
 class _Counter:
@@ -229,7 +247,13 @@ class _Counter:
         dense_facets = np.full(len(self.dense_keys), -1, dtype=np.intp)
         known = self.dense_keys < len(facet_of)
         dense_facets[known] = facet_of[self.dense_keys[known]]
-        self.tiers: dict[int, list[_Tier]] = {}
+        # The rows in the tiers' order (facet by facet, most entries first), each tier a range
+        # of the rows of one matrix: counted alone when tiers may be skipped, all in one
+        # product when none can be (one call instead of one a tier: 0.27 ms less with cold
+        # caches at 100 000 entries).
+        order: list[npt.NDArray[np.intp]] = []
+        ranges: list[tuple[int, int, int]] = []  # facet, first row, last row (excluded)
+        placed = 0
         for facet in np.unique(facets).tolist():
             rows = np.flatnonzero(facets == facet)
             rows = rows[np.argsort(-lengths[rows], kind="stable")]  # most entries first
@@ -237,14 +261,25 @@ class _Counter:
             cuts = {0, len(rows)} | {
                 int(np.searchsorted(held, held[-1] * part / TIERS)) + 1 for part in range(1, TIERS)
             }
-            before = self.dense_keys[dense_facets == facet]
-            tiers = []
             for first, last in itertools.pairwise(sorted(cut for cut in cuts if cut <= len(rows))):
-                chosen = rows[first:last]
-                tier = _Tier(matrix[chosen], present[chosen], int(lengths[chosen[0]]), before)
-                tiers.append(tier)
-                before = np.concatenate([before, tier.ids])
-            self.tiers[int(facet)] = tiers
+                ranges.append((int(facet), placed + first, placed + last))
+            order.append(rows)
+            placed += len(rows)
+        rows = np.concatenate(order) if order else np.zeros(0, dtype=np.intp)
+        self.matrix = matrix[rows]
+        self.ids = present[rows]
+        """The value of each row of :attr:`matrix`."""
+        self.tiers: dict[int, list[_Tier]] = {}
+        for facet, first, last in ranges:
+            earlier = self.tiers.setdefault(facet, [])
+            before = (
+                np.concatenate([earlier[-1].before, earlier[-1].ids])
+                if earlier
+                else self.dense_keys[dense_facets == facet]
+            )
+            ids = self.ids[first:last]
+            tier = _Tier(_rows_of(self.matrix, first, last), ids, int(lengths[rows[first]]), before)
+            earlier.append(tier)
 
     def count(
         self,
@@ -272,6 +307,10 @@ class _Counter:
         selected = np.zeros(self.columns, dtype=self.dtype)
         kept = min(len(mask), self.columns)
         selected[:kept] = mask[:kept]
+        if shown is None:  # every value counted: one product
+            product = self.matrix @ selected
+            counts[self.ids] += cast("npt.NDArray[np.int32]", product)
+            return
         for facet, tiers in self.tiers.items():
             for tier in tiers:
                 if shown is not None and facet >= 0 and len(tier.before) >= shown:

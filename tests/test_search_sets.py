@@ -505,6 +505,48 @@ def test_lists_skipping_values_that_cannot_reach_them_equal_lists_counting_all(
     assert skipped  # some values were left uncounted
 
 
+def test_one_product_and_the_tiers_count_each_pair_once_from_the_same_arrays() -> None:
+    # a narrow selection is counted by one product over every rare value, a broad one tier by
+    # tier; both give each value its number of selected entries, and the tiers are ranges of
+    # the one matrix, not copies of it
+    rng = random.Random(7)
+    values = {n: Value(n % 2, f"k{n}", f"http://example.org/k{n}", f"K{n}") for n in range(300)}
+    sets = MatchSets.empty(["keyword", "person"])
+    weights = [rng.paretovariate(1.2) for _ in values]
+    pairs: list[tuple[int, int]] = []
+    for entry in range(4000):
+        keys = sorted(set(rng.choices(range(300), weights=weights, k=rng.randint(1, 5))))
+        sets.add(entry, {}, [], keys, values, (2000, 2001))
+        pairs += [(key, entry) for key in keys]
+    sets = MatchSets(
+        ["keyword", "person"],
+        {},
+        (),
+        sets._term_pairs.merged(),
+        sets._value_pairs.merged(),
+        values,
+        {entry: (2000, 2001) for entry in range(4000)},
+    )
+    sets.counts(np.ones(4000, dtype=np.bool_), 10)
+    counter = sets._counter
+    assert counter is not None and counter.tiers
+    for share in (0.01, 0.1, 0.5, 1.0):
+        mask = np.array([rng.random() < share for _ in range(4000)])
+        expected = np.zeros(300, dtype=np.int32)
+        for key, entry in pairs:
+            expected[key] += mask[entry]
+        at_once = np.zeros(300, dtype=np.int32)
+        counter.count(mask, at_once)
+        assert at_once.tolist() == expected.tolist()
+        tier_by_tier = np.zeros(300, dtype=np.int32)
+        counter.count(mask, tier_by_tier, shown=300)  # nothing can be skipped
+        assert tier_by_tier.tolist() == expected.tolist()
+    for tiers in counter.tiers.values():
+        for tier in tiers:
+            assert np.shares_memory(tier.matrix.data, counter.matrix.data)
+            assert np.shares_memory(tier.matrix.indices, counter.matrix.indices)
+
+
 def test_a_value_that_ties_at_a_lists_last_place_is_counted_not_skipped(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
