@@ -1038,7 +1038,11 @@ class SearchIndex:
                             sets = self._match_sets()
                             counted = (
                                 sets.counts(
-                                    mask, FACET_VALUES * 4, shown=FACET_VALUES, bits=found.bits
+                                    mask,
+                                    FACET_VALUES * 4,
+                                    shown=FACET_VALUES,
+                                    bits=found.bits,
+                                    size=known,
                                 )
                                 if facets
                                 else []

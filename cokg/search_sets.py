@@ -410,6 +410,7 @@ class MatchSets:
         self._years: _YearRows | None = None
         self._rows: _Rows | None = None
         self._alive_bits: Bits | None = None
+        self._alive_count: int | None = None
         self._value_size = 0
         self._set_values(values)
         size = max(years, default=0) + 1
@@ -494,11 +495,11 @@ class MatchSets:
         """Remove ``entry`` (its pairs stay, masked out: entry ids are never reused)."""
         if entry < len(self._alive):
             self._alive[entry] = False
-            self._alive_bits = None
+            self._alive_bits = self._alive_count = None
 
     def _set_years(self, entry: int, start: int | None, end: int | None) -> None:
         self._by_year = None
-        self._alive_bits = None
+        self._alive_bits = self._alive_count = None
         self._years = None
         if entry >= len(self._alive):
             self._rows = None
@@ -649,13 +650,19 @@ class MatchSets:
     # -- counting -------------------------------------------------------------------------
 
     def counts(
-        self, mask: Mask, per_facet: int, *, shown: int | None = None, bits: Bits | None = None
+        self,
+        mask: Mask,
+        per_facet: int,
+        *,
+        shown: int | None = None,
+        bits: Bits | None = None,
+        size: int | None = None,
     ) -> list[tuple[str, int, int]]:
         """Return (facet, value id, entries in ``mask``) of each facet's ``per_facet`` most
         frequent values in the selection (those with at least one); with ``shown``, only the
         ``shown`` most frequent, ties broken by label (case-folded) as a SPARQL ``ORDER BY
-        DESC(?count) ?label`` would, in that order. ``bits``: the mask as bits, when at hand
-        (:attr:`Selected.bits`)."""
+        DESC(?count) ?label`` would, in that order. ``bits``: the mask as bits, and ``size``:
+        how many entries it holds, when at hand (:class:`Selected`)."""
         pairs = self._value_pairs
         if self._counter is None:
             facet_of = np.full(max(pairs.size, self._value_size), -1, dtype=np.intp)
@@ -665,7 +672,11 @@ class MatchSets:
         counts = np.zeros(max(pairs.size, self._value_size), dtype=np.int32)
         # The values that cannot reach a list are skipped only for a broad selection, and
         # while no pairs were added since the matrices were made (those the skip cannot see).
-        broad = np.count_nonzero(mask) >= PRUNE_SHARE * np.count_nonzero(self._alive)
+        if size is None:
+            size = int(np.count_nonzero(mask))
+        if self._alive_count is None:
+            self._alive_count = int(np.count_nonzero(self._alive))
+        broad = size >= PRUNE_SHARE * self._alive_count
         skip = shown if shown is not None and broad and not pairs.added else None
         self._counter.count(mask, counts, bits, shown=skip)
         if pairs.added:
