@@ -32,6 +32,7 @@ written as one word ("coproduction") or two ("co production").
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import html
 import json
@@ -48,6 +49,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import numpy as np
 import orjson
 import tantivy
 from pyoxigraph import Literal, NamedNode, QuerySolutions
@@ -74,7 +76,7 @@ _MOST_FETCHED = 5_000
 (:meth:`SearchIndex._ranked_within`); beyond, the filters join the ranking."""
 FACET_VALUES = 50
 """Values listed per facet (the most frequent in the selection; a chosen one always is)."""
-_SCHEMA_VERSION = "6"
+_SCHEMA_VERSION = "7"
 
 
 _OPEN, _CLOSE = "\x02", "\x03"  # highlight markers: control characters never indexed
@@ -457,7 +459,8 @@ class SearchIndex:
                 id INTEGER PRIMARY KEY AUTOINCREMENT, iri TEXT UNIQUE NOT NULL,
                 graph TEXT NOT NULL,
                 title TEXT NOT NULL, sort_title TEXT NOT NULL, period TEXT,
-                start_year INTEGER, end_year INTEGER, opening TEXT NOT NULL);
+                start_year INTEGER, end_year INTEGER, opening TEXT NOT NULL,
+                fragments BLOB);
             CREATE TABLE IF NOT EXISTS facet_values (
                 id INTEGER PRIMARY KEY, facet TEXT NOT NULL, iri TEXT NOT NULL,
                 key TEXT NOT NULL, label TEXT NOT NULL, UNIQUE (facet, iri));
@@ -686,7 +689,7 @@ class SearchIndex:
         clean = _cleaned(entry)
         cursor = db.execute(
             "INSERT INTO entries (iri, graph, title, sort_title, period, start_year, end_year,"
-            " opening) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " opening, fragments) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 entry.iri,
                 entry.graph,
@@ -696,6 +699,7 @@ class SearchIndex:
                 entry.start_year,
                 entry.end_year,
                 _opening(clean["description"]),
+                fragment_starts(clean["description"]),
             ),
         )
         rowid = int(cursor.lastrowid or 0)
@@ -1284,7 +1288,7 @@ class SearchIndex:
         rows = {
             row[0]: row[1:]
             for row in self._db.execute(
-                f"SELECT id, iri, title, period, start_year, end_year FROM entries "
+                f"SELECT id, iri, title, period, start_year, end_year, fragments FROM entries "
                 f"WHERE id IN ({marks})",
                 ids,
             )
@@ -1301,11 +1305,12 @@ class SearchIndex:
         """The hits of ``fetched`` (:meth:`_fetched`) with the words of ``words`` highlighted
         (``probes``: what a text must hold to hold one of them, :func:`_probes`).
 
-        A description that cannot hold a word of the text (:func:`_may_hold`) is not handed to
+        A description that cannot hold a word of the text (:func:`_span`) is not handed to
         tantivy's snippets, which analyse all of it to find nothing (20–55 µs with warm caches
         for the bench's descriptions): its snippet is its opening, as tantivy's empty fragment
         makes it. Of the ten hits of the bench's texts at 100 000 entries, one to seven have none
-        of the text's words in their descriptions.
+        of the text's words in their descriptions. Of the others, tantivy is handed only the
+        fragments from the first that may hold a word to the last (:func:`fragment_starts`).
         """
         documents, ids, rows = fetched
         schema = self._text.schema
@@ -1317,8 +1322,9 @@ class SearchIndex:
         for (score, document), entry_id in zip(documents, ids, strict=True):
             if entry_id not in rows:  # pragma: no cover - the two halves are written together
                 continue
-            iri, title, period, start, end = rows[entry_id]
+            iri, title, period, start, end, starts = rows[entry_id]
             description = document.get_first("description")
+            span = None if probes is None else _span(description, probes, starts)
             hits.append(
                 Hit(
                     iri=iri,
@@ -1326,8 +1332,8 @@ class SearchIndex:
                     score=float(score),
                     marked_title=_highlighted(titles, document, "title", whole=True) or title,
                     marked_snippet=(
-                        _highlighted(snippets, document, "description", whole=False)
-                        if probes is None or _may_hold(description, probes)
+                        _highlighted(snippets, document, "description", whole=False, span=span)
+                        if probes is None or span is not None
                         else _opening(description)
                     ),
                     period=period,
@@ -1482,16 +1488,77 @@ def _probes(groups: Sequence[Group]) -> tuple[str, ...] | None:
     return None if not probes or "" in probes else probes
 
 
-def _may_hold(text: str | None, probes: Sequence[str]) -> bool:
-    """False when ``text`` surely holds no word of which ``probes`` (:func:`_probes`) are the
-    starts: an ASCII text in which none of them appears; True otherwise (a text with other
-    characters is folded to ASCII by the analyzer, which this does not repeat)."""
+def _span(text: str | None, probes: Sequence[str], starts: bytes | None) -> tuple[int, int] | None:
+    """The part of ``text`` that holds every word of which ``probes`` (:func:`_probes`) are
+    the starts, as whole fragments of tantivy's snippets (``starts``: where they start,
+    :func:`fragment_starts`; None: the whole text); None when it surely holds none: an ASCII
+    text in which no probe appears. A text with other characters is always whole (the
+    analyzer folds it to ASCII, which this does not repeat).
+
+    The fragments before the first probe and after the last hold no word of the text, so
+    their score is 0 and tantivy's best fragment is among those between; as tantivy makes
+    each fragment from where the one before it ends, it makes the same ones of this part.
+    """
     if not text:
-        return False
+        return None
     if not text.isascii():
-        return True
+        return 0, len(text)
     lowered = text.lower()
-    return any(probe in lowered for probe in probes)
+    first = last = -1
+    for probe in probes:
+        found = lowered.find(probe)
+        if found >= 0:
+            first = found if first < 0 else min(first, found)
+            last = max(last, lowered.rfind(probe))
+    if first < 0:
+        return None
+    if not starts:
+        return 0, len(text)
+    places = np.frombuffer(starts, dtype="<u4").tolist()
+    after = bisect.bisect_right(places, last)  # the fragment after the last probe's
+    return (
+        places[bisect.bisect_right(places, first) - 1],
+        places[after] if after < len(places) else len(text),
+    )
+
+
+_WORD_BYTES = np.zeros(256, dtype=np.int8)
+_WORD_BYTES[list(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")] = 1
+
+
+def fragment_starts(text: str | None) -> bytes | None:
+    """Where tantivy's snippet generator starts the fragments of an ASCII ``text`` (of at
+    most :data:`_SNIPPET_CHARS` characters each), as little-endian uint32; None for a text
+    with other characters, or without words.
+
+    As tantivy's simple tokenizer, words are runs of ASCII letters and digits. A fragment
+    starts at 0, and takes words while the end of the next is at most :data:`_SNIPPET_CHARS`
+    past its start; the word that is not taken starts the next fragment (a first fragment
+    without words is dropped). Kept with each entry (``entries.fragments``), so that a
+    search hands tantivy only the fragments that may hold its words (:func:`_span`).
+
+    >>> np.frombuffer(fragment_starts("a " * 150), dtype="<u4").tolist()
+    [0, 200]
+    """
+    if not text or not text.isascii():
+        return None
+    flags = _WORD_BYTES[np.frombuffer(text.encode("ascii"), dtype=np.uint8)]
+    edges = np.flatnonzero(np.diff(flags, prepend=0, append=0)).tolist()
+    firsts, ends = edges[0::2], edges[1::2]  # each word's first character, and its end
+    found: list[int] = []
+    start, word = 0, 0
+    while word < len(firsts):
+        taken = bisect.bisect_right(ends, start + _SNIPPET_CHARS, word)
+        if taken == word:  # the next word does not fit: it starts a fragment, alone if need be
+            if start != firsts[word]:
+                start = firsts[word]
+                continue
+            taken = word + 1
+        found.append(start)
+        word = taken
+        if word < len(firsts):
+            start = firsts[word]
+    return np.array(found, dtype="<u4").tobytes() if found else None
 
 
 class _Fetched(NamedTuple):
@@ -1517,10 +1584,21 @@ def _opening(description: str | None) -> str:
 
 
 def _highlighted(
-    generator: tantivy.SnippetGenerator, document: tantivy.Document, field: str, *, whole: bool
+    generator: tantivy.SnippetGenerator,
+    document: tantivy.Document,
+    field: str,
+    *,
+    whole: bool,
+    span: tuple[int, int] | None = None,
 ) -> str:
-    """The field's text (``whole``) or its best fragment, with the matched words marked."""
-    text = (document.get_first(field) or "") if whole else ""
+    """The field's text (``whole``) or its best fragment, with the matched words marked;
+    ``span``: the part of the field's text that holds its best fragment (:func:`_span`), the
+    only part tantivy is handed."""
+    text = document.get_first(field) or ""
+    start = 0
+    if span is not None and not whole and span != (0, len(text)):
+        start, stop = span
+        document = tantivy.Document(**{field: [text[start:stop]]})
     snippet = generator.snippet_from_doc(document)
     fragment = snippet.fragment()
     ranges = [(r.start, r.end) for r in snippet.highlighted()]
@@ -1528,11 +1606,10 @@ def _highlighted(
         base = snippet.fragment_range().start if fragment else 0
         return marked(text, [(base + s, base + e) for s, e in ranges], _OPEN, _CLOSE)
     if not fragment:  # no word of the query in this field: its opening
-        return _opening(document.get_first(field))
-    full = (document.get_first(field) or "").encode()
+        return _opening(text)
     where = snippet.fragment_range()
-    before = "…" if where.start > 0 else ""
-    after = "…" if where.end < len(full) else ""
+    before = "…" if start + where.start > 0 else ""
+    after = "…" if start + where.end < len(text.encode()) else ""
     return _SPACE.sub(" ", before + marked(fragment, ranges, _OPEN, _CLOSE) + after).strip()
 
 

@@ -4,10 +4,14 @@ a synthetic knowledge base large enough for tantivy to skip blocks of postings."
 
 from __future__ import annotations
 
+import itertools
+import random
 import re
 from collections.abc import Iterator, Sequence
 
+import numpy as np
 import pytest
+import tantivy
 
 import cokg.search
 import cokg.search_sets
@@ -128,23 +132,27 @@ def test_facet_lists_skipping_rare_values_equal_lists_counting_all(
     assert lists(0.0) == lists(2.0)  # always skipping what cannot reach a list; never
 
 
-def test_snippets_are_tantivys_where_descriptions_are_skipped(
+def test_snippets_are_tantivys_where_descriptions_are_skipped_or_cut(
     synthetic: SearchIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # a description that cannot hold a word of the text is not handed to tantivy's snippets
-    # (cokg.search._probes): every hit's snippet is still the one tantivy makes of it
+    # a description that cannot hold a word of the text is not handed to tantivy's snippets,
+    # and of the others only the fragments that may hold one (cokg.search._probes, _span):
+    # every hit's snippet is still the one tantivy makes of the whole description
     # the openings of 40 entries: the words the synthetic descriptions are made of
     described = [hit.snippet_html for hit in synthetic.search("", size=40).hits]
     words = sorted({w.lower() for text in described for w in re.findall(r"[A-Za-z]{3,}", text)})
     texts = [*TEXTS, *words, *(f"{a} {b}" for a, b in zip(words, words[7:], strict=False))]
-    skipped = 0
-    may_hold = cokg.search._may_hold
+    skipped = cut = 0
+    span = cokg.search._span
 
-    def counted(text: str | None, probes: Sequence[str]) -> bool:
-        nonlocal skipped
-        held = may_hold(text, probes)
-        skipped += not held
-        return held
+    def counted(
+        text: str | None, probes: Sequence[str], starts: bytes | None
+    ) -> tuple[int, int] | None:
+        nonlocal skipped, cut
+        found = span(text, probes, starts)
+        skipped += found is None
+        cut += found is not None and found != (0, len(text or ""))
+        return found
 
     def snippets() -> dict[str, list[tuple[str, str]]]:
         synthetic._texts.clear()  # the texts' probes made again
@@ -153,8 +161,72 @@ def test_snippets_are_tantivys_where_descriptions_are_skipped(
             for text in texts
         }
 
-    monkeypatch.setattr(cokg.search, "_may_hold", counted)
+    monkeypatch.setattr(cokg.search, "_span", counted)
     with_skips = snippets()
     assert skipped > 1000  # most hits of most words have none of them in their descriptions
+    assert cut > 300  # and many of the others hold them in a part of their fragments
     monkeypatch.setattr(cokg.search, "_probes", lambda groups: None)
     assert snippets() == with_skips
+
+
+def test_the_part_handed_to_tantivy_gives_the_snippet_of_the_whole_text(
+    synthetic: SearchIndex,
+) -> None:
+    # fragment_starts finds the fragments tantivy makes of any ASCII text (words longer than a
+    # fragment, a text starting between words, letters, digits and separators of any kind),
+    # so the part _span hands to tantivy has the snippet of the whole text
+    rng = random.Random(5)
+    compiled = synthetic._compiled("community budgeting")
+    assert compiled.words is not None and compiled.probes is not None
+    searcher = synthetic._text.searcher()
+    generator = tantivy.SnippetGenerator.create(
+        searcher, compiled.words, synthetic._text.schema, "description"
+    )
+    generator.set_max_num_chars(cokg.search._SNIPPET_CHARS)
+    words = ["community", "Communities", "budgeting", "BUDGET", "commune", "the", "a", "1999"]
+    words += ["x" * 230, "budgeting" + "y" * 200, "co2", "z"]
+    separators = [" ", " ", " ", ", ", "  ", "-", "_", "\n", "'", ". ", "(", ""]
+    cut = 0
+    for _ in range(1500):
+        text = rng.choice(["", " ", "(", "-- "])
+        for _ in range(rng.randint(1, 160)):
+            text += rng.choice(words) + rng.choice(separators)
+        document = tantivy.Document(description=[text])
+        whole = cokg.search._highlighted(generator, document, "description", whole=False)
+        span = cokg.search._span(text, compiled.probes, cokg.search.fragment_starts(text))
+        if span is None:
+            assert whole == cokg.search._opening(text)
+            continue
+        cut += span != (0, len(text))
+        part = cokg.search._highlighted(generator, document, "description", whole=False, span=span)
+        assert part == whole, text
+    assert cut > 500
+
+
+def test_fragment_starts_are_where_tantivy_starts_its_fragments(synthetic: SearchIndex) -> None:
+    # one word of the query in a text of other words: tantivy's snippet is the fragment that
+    # holds it, which must start where fragment_starts says one starts, and end before the next
+    rng = random.Random(9)
+    compiled = synthetic._compiled("community")
+    assert compiled.words is not None
+    generator = tantivy.SnippetGenerator.create(
+        synthetic._text.searcher(), compiled.words, synthetic._text.schema, "description"
+    )
+    generator.set_max_num_chars(cokg.search._SNIPPET_CHARS)
+    fillers = ["the", "a", "of", "budget", "x" * 230, "1999", "co2", "z", "Budgeting" * 3]
+    separators = [" ", " ", ", ", "  ", "-", "_", "\n", ". ", "(", ""]
+    for _ in range(1500):
+        words = [rng.choice(fillers) for _ in range(rng.randint(1, 120))]
+        words.insert(rng.randint(0, len(words)), "community")
+        text = rng.choice(["", " ", "-- "])
+        for word, after in itertools.pairwise([*words, ""]):
+            alone = "community" in (word, after)  # not run into a word beside it
+            text += word + rng.choice(separators[:-1] if alone else separators)
+        starts = cokg.search.fragment_starts(text)
+        assert starts is not None
+        places = np.frombuffer(starts, dtype="<u4").tolist()
+        where = generator.snippet_from_doc(tantivy.Document(description=[text])).fragment_range()
+        assert where.end > where.start
+        assert where.start in places, text
+        following = [place for place in places if place > where.start]
+        assert not following or following[0] >= where.end
