@@ -1447,6 +1447,9 @@ class SearchIndex:
 
 
 _SNIPPET_CHARS = 200
+"""The most characters of a snippet's fragment (but for one longer word). Where each
+description's fragments start is kept with its entry (:func:`fragment_starts`): another width
+needs a new :data:`_SCHEMA_VERSION`."""
 KEPT_TEXTS = 256
 """How many texts' queries a search index keeps made (:meth:`SearchIndex._compiled`)."""
 
@@ -1528,8 +1531,8 @@ _WORD_BYTES[list(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxy
 
 def fragment_starts(text: str | None) -> bytes | None:
     """Where tantivy's snippet generator starts the fragments of an ASCII ``text`` (of at
-    most :data:`_SNIPPET_CHARS` characters each), as little-endian uint32; None for a text
-    with other characters, or without words.
+    most :data:`_SNIPPET_CHARS` characters each, or one longer word), as little-endian
+    uint32; None for a text with other characters, or without words.
 
     As tantivy's simple tokenizer, words are runs of ASCII letters and digits. A fragment
     starts at 0, and takes words while the end of the next is at most :data:`_SNIPPET_CHARS`
