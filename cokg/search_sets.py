@@ -179,11 +179,11 @@ def _rows_of(matrix: scipy.sparse.csr_array, first: int, last: int) -> scipy.spa
     """
     bounds = matrix.indptr[first : last + 1]
     start, stop = int(bounds[0]), int(bounds[-1])
+    data, indices = matrix.data[start:stop], matrix.indices[start:stop]
     rows = scipy.sparse.csr_array(
-        (matrix.data[start:stop], matrix.indices[start:stop], bounds - start),
-        shape=(last - first, matrix.shape[1]),
+        (data, indices, bounds - start), shape=(last - first, matrix.shape[1])
     )
-    rows.data, rows.indices = matrix.data[start:stop], matrix.indices[start:stop]
+    rows.data, rows.indices = data, indices
     return rows
 
 
