@@ -22,6 +22,7 @@ import calendar
 import functools
 import hashlib
 import json
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -34,6 +35,7 @@ from flask import Blueprint, Response, current_app, render_template, request
 from flask.blueprints import BlueprintSetupState
 from markupsafe import Markup, escape
 from pyoxigraph import BlankNode, Literal, NamedNode, Triple
+from werkzeug.exceptions import BadRequest
 
 from cokg.describe import (
     describe_patterns,
@@ -593,12 +595,11 @@ def _groups(triples: Sequence[Triple], labels: Labels, *, anchor: str) -> list[G
     for t in triples:
         by_property[t.predicate.value].append(t.object)
     chosen = request.args.get("values")
-    offset = _offset() if chosen else 0
     groups = []
     order = sorted(by_property, key=lambda p: (p != RDF + "type", labels.label(p) or p))
     for index, prop in enumerate(order):
         values = sorted((labels.value(v) for v in by_property[prop]), key=lambda v: v.text)
-        start = offset if prop == chosen else 0
+        start = _offset(len(values)) if prop == chosen else 0
         group = Group(
             prop,
             labels.label(prop) or _humane(prop),
@@ -635,7 +636,7 @@ def _inverse_pages(
         for prop in sorted(grouped):
             subjects = grouped[prop]
             ordered = sorted(subjects.items(), key=_by_label)
-            start = _offset() if prop == chosen else 0
+            start = _offset(len(subjects)) if prop == chosen else 0
             shown = [
                 {"s": NamedNode(s), "label": None if label is None else Literal(label)}
                 for s, label in ordered[start : start + PAGE_SIZE]
@@ -647,7 +648,7 @@ def _inverse_pages(
     started = []
     for row in _select(store, _inverse_counts_query(iri)):
         prop, count = row["p"].value, int(row["n"].value)
-        start = _offset() if prop == chosen else 0
+        start = _offset(count) if prop == chosen else 0
         rows = _POOL.submit(_select, store, _inverse_page_query(iri, prop, start))
         started.append((prop, count, start, rows))
     return started
@@ -699,11 +700,27 @@ def _self_href(args: dict[str, str], offset: int, anchor: str) -> str:
     return f"{request.path}?{query}#{anchor}"
 
 
-def _offset() -> int:
-    try:
-        return max(0, int(request.args.get("offset", "0")))
-    except ValueError:
+_DIGITS = re.compile(r"[0-9]+")
+"""An offset as a URL writes it: ASCII digits (``int()`` would also read "5_0", "٥" or "-5")."""
+
+
+def _offset(count: int) -> int:
+    """Return the request's ``offset`` into a group of ``count`` values: 0 when not given, the
+    last page's first value when it is past the end (a shared link to a list that shrank).
+
+    Raises :class:`~werkzeug.exceptions.BadRequest` for anything but a whole number from 0.
+    """
+    given = request.args.get("offset", "").strip()
+    if not given:
         return 0
+    if not _DIGITS.fullmatch(given):
+        raise BadRequest(f"offset must be a whole number from 0, not {given[:40]!r}")
+    last = (count - 1) // PAGE_SIZE * PAGE_SIZE if count > 0 else 0
+    digits = given.lstrip("0")
+    if len(digits) > 18:  # past the end of any list (and int() refuses 4 301 digits)
+        return last
+    value = int(digits or "0")
+    return value if value < count else last
 
 
 def _entry(

@@ -486,6 +486,58 @@ def test_inverse_links_are_grouped_with_counts_and_paged(many: int) -> None:
     assert positions == sorted(positions)
 
 
+@pytest.fixture(scope="module")
+def backlinked() -> FlaskClient:
+    """An app whose concept k/x has 450 backlinks and whose person p0 knows 150 people."""
+    local = OxigraphStore()
+    data = "".join(
+        f"<{BASE}id/project/p{i}> <http://purl.org/dc/terms/subject> <{BASE}id/concept/k/x> .\n"
+        f"<{BASE}id/person/p0> <http://xmlns.com/foaf/0.1/knows> <{BASE}id/person/f{i}> .\n"
+        for i in range(450)
+    )
+    local.replace_graph(BASE + "graph/many", data, TURTLE)
+    return create_app(store=local).test_client()
+
+
+_LISTS = [
+    ("/page/concept/k/x", "inverse", "http://purl.org/dc/terms/subject"),
+    ("/page/person/p0", "values", "http://xmlns.com/foaf/0.1/knows"),
+]
+
+
+@pytest.mark.parametrize(("path", "group", "prop"), _LISTS)
+@pytest.mark.parametrize("offset", ["5_0", "-5", "+50", "1e3", "abc", "\u0665", "5 0", "0x10"])
+def test_a_malformed_offset_is_a_clear_400(
+    backlinked: FlaskClient, path: str, group: str, prop: str, offset: str
+) -> None:
+    answer = backlinked.get(
+        path, query_string={group: prop, "offset": offset}, headers={"Accept": "application/json"}
+    )
+    assert answer.status_code == 400
+    assert answer.get_json()["error"] == f"offset must be a whole number from 0, not {offset!r}"
+
+
+@pytest.mark.parametrize(("path", "group", "prop"), _LISTS)
+@pytest.mark.parametrize(
+    ("offset", "shown"),
+    [
+        ("", "1–100"),
+        (" 50 ", "51–150"),
+        ("0000000000000000000000050", "51–150"),
+        ("449", "450–450"),
+        ("450", "401–450"),  # past the end: the last page
+        ("18446744073709551616", "401–450"),  # more than the engine's OFFSET takes
+        ("9" * 5000, "401–450"),  # more digits than int() reads
+    ],
+)
+def test_an_offset_pages_and_one_past_the_end_shows_the_last_page(
+    backlinked: FlaskClient, path: str, group: str, prop: str, offset: str, shown: str
+) -> None:
+    answer = backlinked.get(path, query_string={group: prop, "offset": offset})
+    assert answer.status_code == 200
+    assert f"Showing {shown} of 450." in answer.get_data(as_text=True)
+
+
 def test_the_ontology_page_documents_every_term(client: FlaskClient, store: Any) -> None:
     page = client.get("/page/ontology").get_data(as_text=True)
     terms = [
