@@ -488,7 +488,7 @@ def test_inverse_links_are_grouped_with_counts_and_paged(many: int) -> None:
 
 @pytest.fixture(scope="module")
 def backlinked() -> FlaskClient:
-    """An app whose concept k/x has 450 backlinks and whose person p0 knows 150 people."""
+    """An app whose concept k/x has 450 backlinks and whose person p0 knows 450 people."""
     local = OxigraphStore()
     data = "".join(
         f"<{BASE}id/project/p{i}> <http://purl.org/dc/terms/subject> <{BASE}id/concept/k/x> .\n"
