@@ -313,7 +313,7 @@ class _Counter:
             return
         for facet, tiers in self.tiers.items():
             for tier in tiers:
-                if shown is not None and facet >= 0 and len(tier.before) >= shown:
+                if facet >= 0 and len(tier.before) >= shown:
                     so_far = counts[tier.before]
                     least = -np.partition(-so_far, shown - 1)[shown - 1]
                     if tier.longest < least:
